@@ -1,0 +1,96 @@
+# StereoSpot — one command to see it work, one to test it all.
+#   make demo   install what is needed, build, convert a clip to 3D, print where the result is
+#   make test   install what the tests need and run every test (unit, integration, e2e, infra)
+#   make bench  per-stage and end-to-end throughput on the shared Big Buck Bunny clip
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+CACHE_DIR ?= $(HOME)/.cache/stereospot
+export CARGO_TARGET_DIR ?= $(CACHE_DIR)/target
+ORT_VERSION := 1.31.1
+ORT_DIR := $(CURDIR)/.deps/onnxruntime
+ORT_LIB := $(ORT_DIR)/libonnxruntime.so.$(ORT_VERSION)
+export ORT_DYLIB_PATH ?= $(ORT_LIB)
+VENV := $(CACHE_DIR)/venvs/test
+PY := $(VENV)/bin/python
+export STEREOSPOT_PYTHON := $(PY)
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+ARCH := $(shell uname -m)
+MEDIA := ../shared/media/big_buck_bunny_360p_24fps_60s.mp4
+DEMO_OUT := $(CURDIR)/out
+
+.PHONY: help deps deps-system deps-ort deps-python build demo test test-rust e2e bench fmt lint clean
+
+help:
+	@echo "make demo   - install deps, build, convert a clip to side-by-side 3D"
+	@echo "make test   - install test deps and run all tests"
+	@echo "make bench  - throughput benchmark (see BENCHMARKS.md)"
+
+## --- dependencies ---------------------------------------------------------------------------
+deps-system:
+	@command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || { \
+	  echo "installing ffmpeg (Debian package)"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg >/dev/null; }
+	@command -v cargo >/dev/null || { echo "error: Rust (cargo) is required: https://rustup.rs"; exit 1; }
+
+# The ONNX Runtime shared library, taken from the official PyPI wheel (Debian has none).
+deps-ort: $(ORT_LIB)
+$(ORT_LIB):
+	@mkdir -p $(CACHE_DIR)/wheels $(ORT_DIR)
+	@echo "fetching ONNX Runtime $(ORT_VERSION) (PyPI wheel)"
+	python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.11 \
+	  --platform manylinux_2_28_$(ARCH) onnxruntime==$(ORT_VERSION) -d $(CACHE_DIR)/wheels
+	cd $(ORT_DIR) && python3 -m zipfile -e $(CACHE_DIR)/wheels/onnxruntime-$(ORT_VERSION)-*manylinux_2_28_$(ARCH).whl wheel.tmp \
+	  && mv wheel.tmp/onnxruntime/capi/libonnxruntime.so.$(ORT_VERSION) . && rm -rf wheel.tmp
+	@test -f $@
+
+# Python tools for tests: moto (AWS-protocol server), onnx + numpy (model generator).
+deps-python: $(VENV)/.ok
+$(VENV)/.ok: Makefile
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check 'moto[server]==5.2.5' 'onnx==1.23.2' 'numpy<3'
+	@touch $@
+
+deps: deps-system deps-ort deps-python
+
+## --- build / demo -----------------------------------------------------------------------------
+build: deps-system deps-ort
+	cargo build --workspace --all-targets
+
+demo: deps-system deps-ort
+	cargo build --release -p stereospot-workers --no-default-features --bin stereospot
+	cp $(ORT_LIB) $(CARGO_TARGET_DIR)/release/
+	@mkdir -p $(DEMO_OUT)
+	@if [ -f $(MEDIA) ]; then src=$(MEDIA); else \
+	  echo "($(MEDIA) not found: generating a test clip)"; src=$(DEMO_OUT)/demo_input.mp4; \
+	  ffmpeg -v error -y -f lavfi -i testsrc2=size=640x360:rate=24:duration=20 -f lavfi -i sine=frequency=440:duration=20 \
+	    -c:v libx264 -c:a aac -shortest $$src; fi; \
+	$(CARGO_TARGET_DIR)/release/stereospot convert $$src -o $(DEMO_OUT)/demo_3d.mp4 --layout full-sbs
+	@echo
+	@echo "3D result (full side-by-side): $(DEMO_OUT)/demo_3d.mp4"
+	@echo "binary: $(CARGO_TARGET_DIR)/release/stereospot  (try: stereospot convert --help)"
+
+## --- tests ------------------------------------------------------------------------------------
+test: deps
+	cargo test --workspace --no-fail-fast 2>&1 | tee $(CACHE_DIR)/last-test.log; exit $${PIPESTATUS[0]}
+	@$(MAKE) --no-print-directory test-extra
+
+# Suites outside cargo (infra, Dockerfile lint); each fragment adds its targets here.
+TEST_EXTRA :=
+-include infra/infra.mk
+test-extra: $(TEST_EXTRA)
+
+bench: deps-system deps-ort
+	cargo build --release -p stereospot-workers --no-default-features --bin stereospot --bin stereospot-bench
+	cp $(ORT_LIB) $(CARGO_TARGET_DIR)/release/
+	$(CARGO_TARGET_DIR)/release/stereospot-bench $(MEDIA)
+
+fmt:
+	cargo fmt --all
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+clean:
+	rm -rf $(DEMO_OUT)

@@ -1,0 +1,151 @@
+// Least privilege per worker: the exact actions and resources each task role gets. The matrix is
+// data (WORKER_ACCESS) so the README and the IAM assertion tests can be read against it.
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { BucketRole, QueueRole, TableRole, WorkerName } from './names';
+import { WorkQueue } from './storage-stack';
+
+export const SQS_CONSUME = [
+  'sqs:ReceiveMessage',
+  'sqs:DeleteMessage',
+  'sqs:ChangeMessageVisibility',
+  'sqs:GetQueueAttributes',
+] as const;
+export const SQS_SEND = ['sqs:SendMessage'] as const;
+/** HeadObject is authorised by s3:GetObject. */
+export const S3_READ = ['s3:GetObject'] as const;
+/** Multipart uploads (large final.mp4) run under s3:PutObject, their abort does not. */
+export const S3_WRITE = ['s3:PutObject', 's3:AbortMultipartUpload'] as const;
+/** Listing lets a missing object answer 404 (not 403) to HeadObject/GetObject. */
+export const S3_LIST = ['s3:ListBucket'] as const;
+
+export interface ObjectGrant {
+  readonly bucket: BucketRole;
+  /** Key pattern inside the bucket (IAM wildcards). */
+  readonly keys: string;
+  readonly actions: readonly string[];
+}
+
+export interface TableGrant {
+  readonly table: TableRole;
+  readonly actions: readonly string[];
+}
+
+export interface WorkerAccess {
+  readonly consumes: readonly QueueRole[];
+  readonly sendsTo: readonly QueueRole[];
+  readonly lists: readonly BucketRole[];
+  readonly objects: readonly ObjectGrant[];
+  readonly tables: readonly TableGrant[];
+}
+
+const GET = 'dynamodb:GetItem';
+const PUT = 'dynamodb:PutItem';
+const UPDATE = 'dynamodb:UpdateItem';
+const QUERY = 'dynamodb:Query';
+
+/**
+ * media-worker: chunking queue; reads `input/`, writes `segments/` (input bucket); creates the
+ * job, records chunking, can fail it.
+ * video-worker: video-worker queue; reads `segments/`; writes output segments (tagged for the
+ * expiry rule, hence PutObjectTagging); updates job progress, can fail it.
+ * reassembler: segment-output and reassembly queues (and sends to the latter); reads output
+ * segments and the original upload (its audio); writes `final.mp4`; records completions, claims
+ * reassembly, completes or fails the job.
+ */
+export const WORKER_ACCESS: Record<WorkerName, WorkerAccess> = {
+  'media-worker': {
+    consumes: ['chunking'],
+    sendsTo: [],
+    lists: ['input'],
+    objects: [
+      { bucket: 'input', keys: 'input/*', actions: S3_READ },
+      { bucket: 'input', keys: 'segments/*', actions: S3_WRITE },
+    ],
+    tables: [{ table: 'jobs', actions: [GET, PUT, UPDATE] }],
+  },
+  'video-worker': {
+    consumes: ['video-worker'],
+    sendsTo: [],
+    lists: ['input'],
+    objects: [
+      { bucket: 'input', keys: 'segments/*', actions: S3_READ },
+      { bucket: 'output', keys: 'jobs/*/segments/*', actions: [...S3_WRITE, 's3:PutObjectTagging'] },
+    ],
+    tables: [{ table: 'jobs', actions: [GET, UPDATE] }],
+  },
+  reassembler: {
+    consumes: ['segment-output', 'reassembly'],
+    sendsTo: ['reassembly'],
+    lists: ['input', 'output'],
+    objects: [
+      { bucket: 'input', keys: 'input/*', actions: S3_READ },
+      { bucket: 'output', keys: 'jobs/*/segments/*', actions: S3_READ },
+      { bucket: 'output', keys: 'jobs/*/final.mp4', actions: S3_WRITE },
+    ],
+    tables: [
+      { table: 'jobs', actions: [GET, UPDATE] },
+      { table: 'segment-completions', actions: [GET, PUT, QUERY] },
+      { table: 'reassembly-triggered', actions: [GET, PUT, UPDATE] },
+    ],
+  },
+};
+
+export interface GrantTargets {
+  readonly buckets: Record<BucketRole, s3.IBucket>;
+  readonly queues: Record<QueueRole, WorkQueue>;
+  readonly tables: Record<TableRole, dynamodb.ITable>;
+}
+
+/** The statements of one worker's task role policy. */
+export function workerStatements(worker: WorkerName, t: GrantTargets): iam.PolicyStatement[] {
+  const a = WORKER_ACCESS[worker];
+  const out: iam.PolicyStatement[] = [];
+  if (a.consumes.length > 0) {
+    out.push(
+      new iam.PolicyStatement({
+        sid: 'ConsumeQueues',
+        actions: [...SQS_CONSUME],
+        resources: a.consumes.map((q) => t.queues[q].queue.queueArn),
+      }),
+    );
+  }
+  if (a.sendsTo.length > 0) {
+    out.push(
+      new iam.PolicyStatement({
+        sid: 'SendToQueues',
+        actions: [...SQS_SEND],
+        resources: a.sendsTo.map((q) => t.queues[q].queue.queueArn),
+      }),
+    );
+  }
+  if (a.lists.length > 0) {
+    out.push(
+      new iam.PolicyStatement({
+        sid: 'ListBuckets',
+        actions: [...S3_LIST],
+        resources: a.lists.map((b) => t.buckets[b].bucketArn),
+      }),
+    );
+  }
+  a.objects.forEach((g, i) => {
+    out.push(
+      new iam.PolicyStatement({
+        sid: `Objects${i}`,
+        actions: [...g.actions],
+        resources: [t.buckets[g.bucket].arnForObjects(g.keys)],
+      }),
+    );
+  });
+  a.tables.forEach((g, i) => {
+    out.push(
+      new iam.PolicyStatement({
+        sid: `Table${i}`,
+        actions: [...g.actions],
+        resources: [t.tables[g.table].tableArn],
+      }),
+    );
+  });
+  return out;
+}

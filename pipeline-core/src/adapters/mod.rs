@@ -1,0 +1,2 @@
+//! Adapters implementing the ports.
+pub mod local;

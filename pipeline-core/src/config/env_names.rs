@@ -1,0 +1,60 @@
+//! The single source of the environment variable names the workers read.
+//!
+//! `infra/` sets exactly these on the ECS services (its contract test parses this file), and
+//! `smoke-test provision` writes them into its env file. One `pub const NAME: &str = "NAME";`
+//! per line; keep that shape, the contract test reads it.
+
+// --- resources (required by every worker; a missing one fails start-up naming it) ---
+pub const INPUT_BUCKET: &str = "INPUT_BUCKET";
+pub const OUTPUT_BUCKET: &str = "OUTPUT_BUCKET";
+pub const CHUNKING_QUEUE_URL: &str = "CHUNKING_QUEUE_URL";
+pub const VIDEO_WORKER_QUEUE_URL: &str = "VIDEO_WORKER_QUEUE_URL";
+pub const SEGMENT_OUTPUT_QUEUE_URL: &str = "SEGMENT_OUTPUT_QUEUE_URL";
+pub const REASSEMBLY_QUEUE_URL: &str = "REASSEMBLY_QUEUE_URL";
+pub const JOBS_TABLE: &str = "JOBS_TABLE";
+pub const SEGMENT_COMPLETIONS_TABLE: &str = "SEGMENT_COMPLETIONS_TABLE";
+pub const REASSEMBLY_TRIGGERED_TABLE: &str = "REASSEMBLY_TRIGGERED_TABLE";
+
+/// Every resource variable, in the order above.
+pub const RESOURCE_VARS: &[&str] = &[
+    INPUT_BUCKET,
+    OUTPUT_BUCKET,
+    CHUNKING_QUEUE_URL,
+    VIDEO_WORKER_QUEUE_URL,
+    SEGMENT_OUTPUT_QUEUE_URL,
+    REASSEMBLY_QUEUE_URL,
+    JOBS_TABLE,
+    SEGMENT_COMPLETIONS_TABLE,
+    REASSEMBLY_TRIGGERED_TABLE,
+];
+
+// --- optional tuning (defaults in parentheses) ---
+/// `json` for JSON log lines (text).
+pub const LOG_FORMAT: &str = "LOG_FORMAT";
+/// Seconds a worker may spend finishing its in-flight message after SIGTERM (90).
+pub const SHUTDOWN_GRACE_SECONDS: &str = "SHUTDOWN_GRACE_SECONDS";
+/// Target segment length in seconds for the media-worker (10).
+pub const SEGMENT_SECONDS: &str = "SEGMENT_SECONDS";
+/// Stereo layout for the video-worker (full-sbs).
+pub const STEREO_LAYOUT: &str = "STEREO_LAYOUT";
+/// Divergence in percent of width (2.0).
+pub const DIVERGENCE: &str = "DIVERGENCE";
+/// Convergence, the nearness on the screen plane, 0..1 (0.5).
+pub const CONVERGENCE: &str = "CONVERGENCE";
+/// Path to an ONNX depth model (embedded stereospot-cues model).
+pub const MODEL_PATH: &str = "MODEL_PATH";
+/// Profile of MODEL_PATH: stereospot-cues | depth-anything-v2 | midas-small.
+pub const MODEL_PROFILE: &str = "MODEL_PROFILE";
+/// cpu | cuda | tensorrt | auto (auto).
+pub const DEPTH_DEVICE: &str = "DEPTH_DEVICE";
+/// local | sagemaker | http (local).
+pub const INFERENCE_BACKEND: &str = "INFERENCE_BACKEND";
+/// SageMaker endpoint name, for INFERENCE_BACKEND=sagemaker.
+pub const SAGEMAKER_ENDPOINT_NAME: &str = "SAGEMAKER_ENDPOINT_NAME";
+/// Base URL of a self-hosted inference server, for INFERENCE_BACKEND=http.
+pub const INFERENCE_URL: &str = "INFERENCE_URL";
+/// Path of the ONNX Runtime shared library (searched next to the executable otherwise).
+pub const ORT_DYLIB_PATH: &str = "ORT_DYLIB_PATH";
+/// Model-download token (Hugging Face), for fetching MODEL_PATH from a model hub. `infra/`
+/// injects it from Secrets Manager (never as a plain env value) where a model is loaded.
+pub const HF_TOKEN: &str = "HF_TOKEN";

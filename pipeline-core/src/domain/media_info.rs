@@ -1,0 +1,93 @@
+//! Facts about an input video that every later step needs (probed once, at chunk time).
+//!
+//! Chunks are MPEG-TS, which carries no rotation matrix, so rotation and the display geometry
+//! travel in the job record rather than in the segments.
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct AudioInfo {
+    pub codec: String,
+    pub channels: u32,
+    pub sample_rate: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct MediaInfo {
+    /// Coded size of the video stream.
+    pub coded_width: u32,
+    pub coded_height: u32,
+    /// Sample aspect ratio (num, den); (1, 1) for square pixels.
+    pub sar: (u32, u32),
+    /// Clockwise display rotation in degrees: 0, 90, 180 or 270.
+    pub rotation: u32,
+    /// Frame rate as a rational (num, den), e.g. (24, 1) or (30000, 1001).
+    pub frame_rate: (u32, u32),
+    /// Time base of the input video stream (num, den), carried to the output.
+    pub time_base: (u32, u32),
+    /// Duration of the video stream in seconds.
+    pub duration: f64,
+    /// Frame count if the container states it (estimate otherwise).
+    pub frames: u64,
+    pub video_codec: String,
+    /// Start time of the video stream in seconds (audio is shifted by it to stay in sync).
+    #[serde(default)]
+    pub video_start: f64,
+    pub audio: Option<AudioInfo>,
+}
+
+impl MediaInfo {
+    /// The size frames are processed and delivered at: rotation applied, non-square pixels
+    /// stretched to square, rounded down to even numbers (encoders need even sizes).
+    pub fn display_size(&self) -> (u32, u32) {
+        let (sn, sd) = if self.sar.0 == 0 || self.sar.1 == 0 {
+            (1, 1)
+        } else {
+            self.sar
+        };
+        let w = (self.coded_width as u64 * sn as u64 / sd as u64) as u32;
+        let h = self.coded_height;
+        let (w, h) = if self.rotation % 180 == 90 {
+            (h, w)
+        } else {
+            (w, h)
+        };
+        (even(w), even(h))
+    }
+
+    pub fn fps(&self) -> f64 {
+        self.frame_rate.0 as f64 / self.frame_rate.1.max(1) as f64
+    }
+}
+
+fn even(v: u32) -> u32 {
+    (v & !1).max(2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(w: u32, h: u32, sar: (u32, u32), rotation: u32) -> MediaInfo {
+        MediaInfo {
+            coded_width: w,
+            coded_height: h,
+            sar,
+            rotation,
+            frame_rate: (24, 1),
+            time_base: (1, 12288),
+            duration: 1.0,
+            frames: 24,
+            video_codec: "h264".into(),
+            video_start: 0.0,
+            audio: None,
+        }
+    }
+
+    #[test]
+    fn display_size_applies_sar_rotation_and_evenness() {
+        assert_eq!(info(640, 360, (1, 1), 0).display_size(), (640, 360));
+        assert_eq!(info(321, 241, (1, 1), 0).display_size(), (320, 240));
+        assert_eq!(info(640, 360, (1, 1), 90).display_size(), (360, 640));
+        assert_eq!(info(720, 480, (32, 27), 0).display_size(), (852, 480));
+        assert_eq!(info(720, 480, (0, 1), 0).display_size(), (720, 480));
+    }
+}

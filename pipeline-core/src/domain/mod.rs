@@ -1,0 +1,9 @@
+//! The domain: job ids, segment indices, the object key layout, job records and media facts.
+pub mod job;
+pub mod job_id;
+pub mod keys;
+pub mod media_info;
+
+pub use job::{JobRecord, JobStatus};
+pub use job_id::JobId;
+pub use media_info::{AudioInfo, MediaInfo};

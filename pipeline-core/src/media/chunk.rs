@@ -1,0 +1,58 @@
+//! Split a video into keyframe-aligned pieces with stream copy (no re-encode).
+use super::process::{check, ffmpeg, run};
+use crate::{PipelineError, Result};
+use std::path::{Path, PathBuf};
+
+/// Container for source chunks of `codec`: MPEG-TS where it can carry the codec (it joins and
+/// decodes without the B-frame start gap of `-c copy` MP4 pieces), Matroska otherwise.
+pub fn segment_container(codec: &str) -> &'static str {
+    match codec {
+        "h264" | "hevc" | "mpeg2video" | "mpeg1video" | "mpeg4" => "ts",
+        _ => "mkv",
+    }
+}
+
+/// Split the first video stream of `input` into `out_dir/NNNNN.<ext>` pieces of about
+/// `segment_seconds` each, cut at the first keyframe after each boundary. Audio is left out: the
+/// reassembler takes it from the original. Returns the pieces in order.
+pub fn split_at_keyframes(
+    input: &Path,
+    out_dir: &Path,
+    segment_seconds: f64,
+    ext: &str,
+) -> Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(out_dir).map_err(|e| PipelineError::io(out_dir, e))?;
+    let format = if ext == "ts" { "mpegts" } else { "matroska" };
+    let pattern = out_dir.join(format!("%05d.{ext}"));
+    let out = run(
+        "ffmpeg",
+        ffmpeg()
+            .arg("-i")
+            .arg(input)
+            .args([
+                "-map", "0:v:0", "-c", "copy", "-an", "-sn", "-dn", "-f", "segment",
+            ])
+            .args([
+                "-segment_time",
+                &format!("{segment_seconds:.3}"),
+                "-segment_format",
+                format,
+            ])
+            .args(["-reset_timestamps", "1"])
+            .arg(&pattern),
+    )?;
+    check("ffmpeg", &out)?;
+    let mut pieces: Vec<PathBuf> = std::fs::read_dir(out_dir)
+        .map_err(|e| PipelineError::io(out_dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().and_then(|x| x.to_str()) == Some(ext))
+        .collect();
+    pieces.sort();
+    if pieces.is_empty() {
+        return Err(PipelineError::media(
+            "ffmpeg",
+            "segmenter produced no pieces",
+        ));
+    }
+    Ok(pieces)
+}

@@ -1,0 +1,14 @@
+//! ffmpeg / ffprobe (the Debian binaries, over plain pipes): probing, chunking, decoding,
+//! encoding and joining.
+pub mod chunk;
+pub mod decode;
+pub mod encode;
+pub mod join;
+pub mod probe;
+pub mod process;
+
+pub use chunk::split_at_keyframes;
+pub use decode::Decoder;
+pub use encode::{EncodeSettings, Encoder};
+pub use join::{count_video_frames, join_segments};
+pub use probe::probe;

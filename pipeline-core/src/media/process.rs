@@ -1,0 +1,72 @@
+//! Running ffmpeg/ffprobe: binary lookup and error text.
+use crate::{PipelineError, Result};
+use std::process::{Command, Output, Stdio};
+
+/// `FFMPEG` / `FFPROBE` override the binaries (default: from PATH).
+pub fn ffmpeg() -> Command {
+    let mut c = Command::new(std::env::var("FFMPEG").unwrap_or_else(|_| "ffmpeg".into()));
+    c.args(["-hide_banner", "-nostdin", "-loglevel", "error"]);
+    c
+}
+
+pub fn ffprobe() -> Command {
+    let mut c = Command::new(std::env::var("FFPROBE").unwrap_or_else(|_| "ffprobe".into()));
+    c.args(["-hide_banner", "-loglevel", "error"]);
+    c
+}
+
+/// Run to completion, capturing output. Spawn failures name the tool.
+pub fn run(tool: &'static str, cmd: &mut Command) -> Result<Output> {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd.output().map_err(|e| {
+        PipelineError::media(
+            tool,
+            format!("cannot run {tool} ({e}); install ffmpeg (Debian: apt-get install ffmpeg)"),
+        )
+    })
+}
+
+/// The most useful line of an ffmpeg stderr: the last non-empty one, trimmed and shortened.
+pub fn last_line(stderr: &[u8]) -> String {
+    let text = String::from_utf8_lossy(stderr);
+    let line = text
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("no error output");
+    let mut s: String = line.chars().take(300).collect();
+    if let Some(idx) = s.find(": ") {
+        // Drop a leading input path ("/tmp/x/in.mp4: Invalid data ...") — the caller names the file.
+        if s[..idx].contains('/') {
+            s = s[idx + 2..].to_string();
+        }
+    }
+    s
+}
+
+/// Check a finished command; on failure return a Media error with its last stderr line.
+pub fn check(tool: &'static str, out: &Output) -> Result<()> {
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(PipelineError::media(tool, last_line(&out.stderr)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn last_line_strips_paths_and_blank_lines() {
+        assert_eq!(
+            last_line(b"x\n/tmp/a/b.mp4: Invalid data found\n\n"),
+            "Invalid data found"
+        );
+        assert_eq!(last_line(b""), "no error output");
+        assert_eq!(last_line(b"Error: bad\n"), "Error: bad");
+    }
+}

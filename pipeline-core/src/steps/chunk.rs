@@ -1,0 +1,113 @@
+//! Chunk: probe the uploaded video, record the job, split it at keyframes, upload the pieces.
+use super::{fail_if_permanent, scratch_dir, Context};
+use crate::domain::keys::{self, KeyKind};
+use crate::domain::{JobId, JobRecord, JobStatus, MediaInfo};
+use crate::events::ObjectCreated;
+use crate::media::{self, chunk::segment_container};
+use crate::{PipelineError, Result};
+use tracing::{info, info_span, Instrument};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChunkOutcome {
+    /// The key is not an input upload.
+    Ignored,
+    /// A redelivery for a job already past chunking: nothing to do.
+    AlreadyChunked { job_id: JobId },
+    Chunked {
+        job_id: JobId,
+        segments: u32,
+        media: MediaInfo,
+    },
+}
+
+/// The job id the chunk step gives to an upload (deterministic: duplicate events, same job).
+pub fn job_id_for(ctx: &Context, ev: &ObjectCreated) -> JobId {
+    JobId::derive(&ev.bucket, &ev.key, &ev.etag, &ctx.settings.job_salt)
+}
+
+pub async fn chunk(ctx: &Context, ev: &ObjectCreated) -> Result<ChunkOutcome> {
+    if keys::classify(&ev.key) != KeyKind::Input {
+        return Ok(ChunkOutcome::Ignored);
+    }
+    let job_id = job_id_for(ctx, ev);
+    let span = info_span!("chunk", job_id = %job_id);
+    async {
+        let created = ctx
+            .jobs
+            .create_job(&JobRecord::new(job_id.clone(), &ev.bucket, &ev.key))
+            .await?;
+        if !created {
+            let job = ctx.jobs.get_job(&job_id).await?;
+            if job.is_some_and(|j| !matches!(j.status, JobStatus::Queued | JobStatus::Chunking)) {
+                info!("already chunked; duplicate event ignored");
+                return Ok(ChunkOutcome::AlreadyChunked { job_id });
+            }
+        }
+        match split_and_upload(ctx, ev, &job_id).await {
+            Ok((segments, media)) => Ok(ChunkOutcome::Chunked {
+                job_id,
+                segments,
+                media,
+            }),
+            Err(e) => Err(fail_if_permanent(ctx, &job_id, e).await),
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+async fn split_and_upload(
+    ctx: &Context,
+    ev: &ObjectCreated,
+    job_id: &JobId,
+) -> Result<(u32, MediaInfo)> {
+    ctx.jobs.set_status(job_id, JobStatus::Chunking).await?;
+    let scratch = scratch_dir(ctx, "chunk-")?;
+    let name = ev.key.rsplit('/').next().unwrap_or("input");
+    let input = match ctx.input.local_path(&ev.key) {
+        Some(p) => p,
+        None => {
+            let p = scratch.path().join("input");
+            ctx.input.get_to_file(&ev.key, &p).await?;
+            p
+        }
+    };
+    // Name the user's file (not our scratch copy) in errors.
+    let media = tokio::task::spawn_blocking({
+        let input = input.clone();
+        move || media::probe(&input)
+    })
+    .await
+    .map_err(|e| PipelineError::State(format!("probe task: {e}")))?
+    .map_err(|e| match e {
+        PipelineError::BadInput { reason, .. } => PipelineError::bad_input(name, reason),
+        other => other,
+    })?;
+    let ext = segment_container(&media.video_codec);
+    let dir = scratch.path().join("pieces");
+    let seconds = ctx.settings.segment_seconds;
+    let pieces =
+        tokio::task::spawn_blocking(move || media::split_at_keyframes(&input, &dir, seconds, ext))
+            .await
+            .map_err(|e| PipelineError::State(format!("split task: {e}")))??;
+    let total = pieces.len() as u32;
+    // The segment count is recorded before the first piece is uploaded: a fast video-worker can
+    // never see a job without its total.
+    ctx.jobs.set_chunked(job_id, &media, total).await?;
+    info!(
+        segments = total,
+        width = media.coded_width,
+        height = media.coded_height,
+        "chunked"
+    );
+    for (i, piece) in pieces.iter().enumerate() {
+        let key = keys::source_segment_key_ext(job_id, i as u32, ext);
+        let meta = vec![
+            ("job-id".to_string(), job_id.to_string()),
+            ("segment-index".to_string(), i.to_string()),
+            ("segment-total".to_string(), total.to_string()),
+        ];
+        ctx.input.put_file(&key, piece, &meta).await?;
+    }
+    Ok((total, media))
+}

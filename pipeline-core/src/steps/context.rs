@@ -1,0 +1,75 @@
+//! What every step gets: the ports, the settings, a scratch directory and a progress sink.
+use crate::domain::JobId;
+use crate::media::EncodeSettings;
+use crate::ports::{DepthEstimatorFactory, JobStore, ObjectStore, Queue};
+use crate::stereo::{Layout, StereoParams};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct StereoSettings {
+    pub layout: Layout,
+    pub params: StereoParams,
+    pub encode: EncodeSettings,
+}
+
+impl Default for StereoSettings {
+    fn default() -> Self {
+        StereoSettings {
+            layout: Layout::FullSbs,
+            params: StereoParams::default(),
+            encode: EncodeSettings::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Target length of source chunks (cut at the next keyframe).
+    pub segment_seconds: f64,
+    pub stereo: StereoSettings,
+    /// A reassembly claim older than this is presumed dead and may be taken over.
+    pub claim_ttl: Duration,
+    /// Mixed into job ids (local convert: the settings fingerprint; cloud: "").
+    pub job_salt: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            segment_seconds: 10.0,
+            stereo: StereoSettings::default(),
+            claim_ttl: Duration::from_secs(900),
+            job_salt: String::new(),
+        }
+    }
+}
+
+/// Progress reports (frames rendered from inside the steps; the rest from the local driver).
+/// Implementations must be cheap.
+pub trait Progress: Send + Sync {
+    fn frames_rendered(&self, _job: &JobId, _segment: u32, _frames: u64) {}
+    /// A segment finished rendering, with its per-stage busy times.
+    fn segment_rendered(&self, _job: &JobId, _segment: u32, _stats: &super::SegmentStats) {}
+    /// The job is chunked: `frames` to render in `segments`, `frames_done` of them reused.
+    fn planned(&self, _job: &JobId, _segments: u32, _frames: u64, _frames_done: u64) {}
+    /// A phase of the local run started ("chunking", "rendering", "joining", ...).
+    fn phase(&self, _name: &str) {}
+}
+
+pub struct NoProgress;
+impl Progress for NoProgress {}
+
+#[derive(Clone)]
+pub struct Context {
+    pub input: Arc<dyn ObjectStore>,
+    pub output: Arc<dyn ObjectStore>,
+    pub jobs: Arc<dyn JobStore>,
+    pub reassembly_queue: Arc<dyn Queue>,
+    pub depth: Arc<dyn DepthEstimatorFactory>,
+    pub settings: Settings,
+    /// Where steps put temporary files (one subdirectory per piece of work).
+    pub scratch: PathBuf,
+    pub progress: Arc<dyn Progress>,
+}

@@ -1,0 +1,245 @@
+//! One segment through decode -> depth -> render -> encode, each stage on its own thread with
+//! bounded queues between them: memory stays flat however long the segment is, and the stages
+//! overlap so the slowest one sets the pace.
+use super::StereoSettings;
+use crate::domain::MediaInfo;
+use crate::media::{Decoder, Encoder};
+use crate::ports::{DepthEstimator, DepthMap, FrameRef};
+use crate::stereo::Renderer;
+use crate::{PipelineError, Result};
+use std::path::Path;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::time::{Duration, Instant};
+
+/// Frames in flight between two stages.
+const QUEUE_DEPTH: usize = 8;
+
+/// Busy time per stage (time blocked on a queue is not counted) and frame count.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct SegmentStats {
+    pub frames: u64,
+    pub decode_s: f64,
+    pub depth_s: f64,
+    pub render_s: f64,
+    pub encode_s: f64,
+    pub wall_s: f64,
+}
+
+impl SegmentStats {
+    pub fn add(&mut self, o: &SegmentStats) {
+        self.frames += o.frames;
+        self.decode_s += o.decode_s;
+        self.depth_s += o.depth_s;
+        self.render_s += o.render_s;
+        self.encode_s += o.encode_s;
+        self.wall_s += o.wall_s;
+    }
+}
+
+struct Pair {
+    frame: Vec<u8>,
+    depth: DepthMap,
+}
+
+fn secs(d: Duration) -> f64 {
+    d.as_secs_f64()
+}
+
+/// Decode `src`, estimate depth, render the stereo layout and encode to `out` (MP4).
+/// `on_frames` is called with the number of frames encoded since its last call.
+pub fn render_segment(
+    src: &Path,
+    media: &MediaInfo,
+    out: &Path,
+    settings: &StereoSettings,
+    depth: &mut dyn DepthEstimator,
+    on_frames: &(dyn Fn(u64) + Sync),
+) -> Result<SegmentStats> {
+    let started = Instant::now();
+    let mut decoder = Decoder::open(src, media)?;
+    let (w, h) = (decoder.width, decoder.height);
+    let mut renderer = Renderer::new(w, h, settings.layout, settings.params);
+    let (ow, oh) = renderer.output_size();
+    let encoder = Encoder::start(
+        out,
+        ow,
+        oh,
+        media.frame_rate,
+        media.time_base.1,
+        &settings.encode,
+    )?;
+    let batch = depth.max_batch().max(1);
+
+    let (frame_tx, frame_rx) = sync_channel::<Vec<u8>>(QUEUE_DEPTH);
+    let (pair_tx, pair_rx) = sync_channel::<Pair>(QUEUE_DEPTH);
+    let (out_tx, out_rx) = sync_channel::<Vec<u8>>(QUEUE_DEPTH);
+    // Buffers flow back upstream for reuse: no allocation per frame in the steady state.
+    let (free_in_tx, free_in_rx) = sync_channel::<Vec<u8>>(QUEUE_DEPTH * 3);
+    let (free_out_tx, free_out_rx) = sync_channel::<Vec<u8>>(QUEUE_DEPTH * 2);
+
+    let mut stats = SegmentStats::default();
+    std::thread::scope(|s| {
+        let dec = s.spawn(move || decode_stage(&mut decoder, frame_tx, free_in_rx));
+        let ren =
+            s.spawn(move || render_stage(&mut renderer, pair_rx, out_tx, free_in_tx, free_out_rx));
+        let enc = s.spawn(move || encode_stage(encoder, out_rx, free_out_tx, on_frames));
+        let dep = depth_stage(depth, batch, w, h, frame_rx, pair_tx);
+        let join = |r: std::thread::Result<Result<(u64, Duration)>>| {
+            r.unwrap_or_else(|_| Err(PipelineError::State("pipeline stage panicked".into())))
+        };
+        let (dec, ren, enc) = (join(dec.join()), join(ren.join()), join(enc.join()));
+        // Report the most upstream failure: a downstream stage only stops because of it.
+        let (decoded, t_dec) = dec?;
+        let (depthed, t_dep) = dep?;
+        let (rendered, t_ren) = ren?;
+        let (encoded, t_enc) = enc?;
+        if decoded == 0 {
+            return Err(PipelineError::media(
+                "ffmpeg",
+                "segment decoded to zero frames",
+            ));
+        }
+        if !(decoded == depthed && depthed == rendered && rendered == encoded) {
+            return Err(PipelineError::State(format!(
+                "frame count mismatch: decoded {decoded}, depth {depthed}, rendered {rendered}, encoded {encoded}"
+            )));
+        }
+        stats = SegmentStats {
+            frames: encoded,
+            decode_s: secs(t_dec),
+            depth_s: secs(t_dep),
+            render_s: secs(t_ren),
+            encode_s: secs(t_enc),
+            wall_s: 0.0,
+        };
+        Ok(())
+    })?;
+    stats.wall_s = secs(started.elapsed());
+    Ok(stats)
+}
+
+fn decode_stage(
+    dec: &mut Decoder,
+    tx: SyncSender<Vec<u8>>,
+    free: Receiver<Vec<u8>>,
+) -> Result<(u64, Duration)> {
+    let (mut n, mut busy) = (0u64, Duration::ZERO);
+    loop {
+        let mut buf = free.try_recv().unwrap_or_default();
+        let t = Instant::now();
+        let more = dec.read_frame(&mut buf)?;
+        busy += t.elapsed();
+        if !more {
+            return Ok((n, busy));
+        }
+        if tx.send(buf).is_err() {
+            return Ok((n, busy)); // downstream failed; it reports why
+        }
+        n += 1;
+    }
+}
+
+fn depth_stage(
+    est: &mut dyn DepthEstimator,
+    batch: usize,
+    w: u32,
+    h: u32,
+    rx: Receiver<Vec<u8>>,
+    tx: SyncSender<Pair>,
+) -> Result<(u64, Duration)> {
+    let (mut n, mut busy) = (0u64, Duration::ZERO);
+    let mut frames: Vec<Vec<u8>> = Vec::with_capacity(batch);
+    while let Ok(first) = rx.recv() {
+        frames.push(first);
+        // Fill the batch with what is already decoded; never wait for more.
+        while frames.len() < batch {
+            match rx.try_recv() {
+                Ok(f) => frames.push(f),
+                Err(_) => break,
+            }
+        }
+        let t = Instant::now();
+        let refs: Vec<FrameRef<'_>> = frames
+            .iter()
+            .map(|f| FrameRef {
+                width: w,
+                height: h,
+                rgb: f,
+            })
+            .collect();
+        let depths = est.estimate(&refs)?;
+        busy += t.elapsed();
+        if depths.len() != frames.len() {
+            return Err(PipelineError::State(format!(
+                "depth model returned {} maps for {} frames",
+                depths.len(),
+                frames.len()
+            )));
+        }
+        for (frame, depth) in frames.drain(..).zip(depths) {
+            if tx.send(Pair { frame, depth }).is_err() {
+                return Ok((n, busy));
+            }
+            n += 1;
+        }
+    }
+    Ok((n, busy))
+}
+
+fn render_stage(
+    r: &mut Renderer,
+    rx: Receiver<Pair>,
+    tx: SyncSender<Vec<u8>>,
+    free_in: SyncSender<Vec<u8>>,
+    free_out: Receiver<Vec<u8>>,
+) -> Result<(u64, Duration)> {
+    let (mut n, mut busy) = (0u64, Duration::ZERO);
+    while let Ok(p) = rx.recv() {
+        let mut out = free_out.try_recv().unwrap_or_default();
+        let t = Instant::now();
+        r.render(
+            &p.frame,
+            &p.depth.data,
+            p.depth.width,
+            p.depth.height,
+            &mut out,
+        )
+        .map_err(|e| PipelineError::State(format!("render: {e}")))?;
+        busy += t.elapsed();
+        let _ = free_in.try_send(p.frame);
+        if tx.send(out).is_err() {
+            return Ok((n, busy));
+        }
+        n += 1;
+    }
+    Ok((n, busy))
+}
+
+fn encode_stage(
+    mut enc: Encoder,
+    rx: Receiver<Vec<u8>>,
+    free: SyncSender<Vec<u8>>,
+    on_frames: &(dyn Fn(u64) + Sync),
+) -> Result<(u64, Duration)> {
+    let (mut n, mut busy) = (0u64, Duration::ZERO);
+    let mut unreported = 0u64;
+    while let Ok(frame) = rx.recv() {
+        let t = Instant::now();
+        enc.write_frame(&frame)?;
+        busy += t.elapsed();
+        let _ = free.try_send(frame);
+        n += 1;
+        unreported += 1;
+        if unreported >= 8 {
+            on_frames(unreported);
+            unreported = 0;
+        }
+    }
+    let t = Instant::now();
+    let written = enc.finish()?;
+    busy += t.elapsed();
+    if unreported > 0 {
+        on_frames(unreported);
+    }
+    Ok((written.min(n), busy))
+}

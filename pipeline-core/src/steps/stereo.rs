@@ -1,0 +1,124 @@
+//! Stereo: one source segment -> one stereo segment in the output bucket.
+use super::{fail_if_permanent, scratch_dir, Context, SegmentStats};
+use crate::domain::keys::{self, KeyKind};
+use crate::domain::JobId;
+use crate::events::ObjectCreated;
+use crate::steps::render_segment;
+use crate::{PipelineError, Result};
+use tracing::{info, info_span, warn, Instrument};
+
+/// Metadata key of the frame count on output segments.
+pub const FRAMES_META: &str = "frames";
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum StereoOutcome {
+    Ignored,
+    /// The job is finished or failed: nothing to do.
+    Skipped {
+        job_id: JobId,
+        index: u32,
+    },
+    /// The output segment exists already (a redelivery).
+    AlreadyDone {
+        job_id: JobId,
+        index: u32,
+    },
+    Rendered {
+        job_id: JobId,
+        index: u32,
+        stats: SegmentStats,
+    },
+}
+
+pub async fn stereo(ctx: &Context, ev: &ObjectCreated) -> Result<StereoOutcome> {
+    let KeyKind::SourceSegment { job, index } = keys::classify(&ev.key) else {
+        return Ok(StereoOutcome::Ignored);
+    };
+    let span = info_span!("stereo", job_id = %job, segment = index);
+    async {
+        match render_one(ctx, ev, &job, index).await {
+            Ok(o) => Ok(o),
+            Err(e) => Err(fail_if_permanent(ctx, &job, e).await),
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+async fn render_one(
+    ctx: &Context,
+    ev: &ObjectCreated,
+    job_id: &JobId,
+    index: u32,
+) -> Result<StereoOutcome> {
+    let Some(job) = ctx.jobs.get_job(job_id).await? else {
+        return Err(PipelineError::State(format!(
+            "segment {} belongs to no known job",
+            ev.key
+        )));
+    };
+    if job.status.is_terminal() {
+        info!(status = %job.status, "job already finished; segment skipped");
+        return Ok(StereoOutcome::Skipped {
+            job_id: job_id.clone(),
+            index,
+        });
+    }
+    let out_key = keys::output_segment_key(job_id, index);
+    if ctx.output.head(&out_key).await?.is_some() {
+        info!("stereo segment exists; duplicate event ignored");
+        return Ok(StereoOutcome::AlreadyDone {
+            job_id: job_id.clone(),
+            index,
+        });
+    }
+    let media = job
+        .media
+        .clone()
+        .ok_or_else(|| PipelineError::State(format!("job {job_id} has no media info")))?;
+    let scratch = scratch_dir(ctx, "stereo-")?;
+    let src = match ctx.input.local_path(&ev.key) {
+        Some(p) => p,
+        None => {
+            let p = scratch
+                .path()
+                .join(ev.key.rsplit('/').next().unwrap_or("segment"));
+            ctx.input.get_to_file(&ev.key, &p).await?;
+            p
+        }
+    };
+    let out = scratch.path().join("stereo.mp4");
+    let mut estimator = ctx.depth.create()?;
+    let settings = ctx.settings.stereo.clone();
+    let progress = ctx.progress.clone();
+    let (job2, out2) = (job_id.clone(), out.clone());
+    let stats = tokio::task::spawn_blocking(move || {
+        let report = |n: u64| progress.frames_rendered(&job2, index, n);
+        render_segment(&src, &media, &out2, &settings, estimator.as_mut(), &report)
+    })
+    .await
+    .map_err(|e| PipelineError::State(format!("render task: {e}")))?
+    .map_err(|e| match e {
+        // A segment that does not decode is corrupt input, not a tool failure.
+        PipelineError::Media { tool, reason } => {
+            PipelineError::bad_input(&ev.key, format!("{tool}: {reason}"))
+        }
+        other => other,
+    })?;
+    let meta = vec![(FRAMES_META.to_string(), stats.frames.to_string())];
+    ctx.output.put_file(&out_key, &out, &meta).await?;
+    if let Err(e) = ctx.jobs.add_frame_progress(job_id, stats.frames).await {
+        warn!(error = %e, "frame progress not recorded");
+    }
+    ctx.progress.segment_rendered(job_id, index, &stats);
+    info!(
+        frames = stats.frames,
+        wall_s = stats.wall_s,
+        "segment rendered"
+    );
+    Ok(StereoOutcome::Rendered {
+        job_id: job_id.clone(),
+        index,
+        stats,
+    })
+}

@@ -1,0 +1,164 @@
+//! Packing two full-size views into one output frame, per [`Layout`].
+use super::anaglyph::anaglyph;
+use super::layout::Layout;
+
+/// Rounded average of two bytes.
+#[inline]
+fn avg(a: u8, b: u8) -> u8 {
+    ((a as u16 + b as u16 + 1) >> 1) as u8
+}
+
+/// Halves a packed RGB24 row horizontally by averaging pixel pairs (`src` is `2 * dst` long).
+fn squeeze_row(src: &[u8], dst: &mut [u8]) {
+    for (d, s) in dst.chunks_exact_mut(3).zip(src.chunks_exact(6)) {
+        d[0] = avg(s[0], s[3]);
+        d[1] = avg(s[1], s[4]);
+        d[2] = avg(s[2], s[5]);
+    }
+}
+
+/// Halves a `w x h` packed RGB24 image vertically by averaging row pairs into `dst`.
+fn squeeze_rows(src: &[u8], row: usize, dst: &mut [u8]) {
+    for (d, pair) in dst.chunks_exact_mut(row).zip(src.chunks_exact(2 * row)) {
+        let (a, b) = pair.split_at(row);
+        for ((o, &x), &y) in d.iter_mut().zip(a).zip(b) {
+            *o = avg(x, y);
+        }
+    }
+}
+
+/// Writes `left` and `right` (both `w x h` packed RGB24, `w` and `h` even) into `out`, which is
+/// exactly `layout.output_size(w, h)` pixels.
+pub(crate) fn compose(
+    layout: Layout,
+    left: &[u8],
+    right: &[u8],
+    w: usize,
+    h: usize,
+    out: &mut [u8],
+) {
+    let row = 3 * w;
+    match layout {
+        Layout::FullSbs | Layout::CrossEyed => {
+            let (a, b) = if layout == Layout::FullSbs {
+                (left, right)
+            } else {
+                (right, left)
+            };
+            for ((o, a), b) in out
+                .chunks_exact_mut(2 * row)
+                .zip(a.chunks_exact(row))
+                .zip(b.chunks_exact(row))
+            {
+                let (oa, ob) = o.split_at_mut(row);
+                oa.copy_from_slice(a);
+                ob.copy_from_slice(b);
+            }
+        }
+        Layout::FullTb => {
+            let (top, bottom) = out.split_at_mut(row * h);
+            top.copy_from_slice(left);
+            bottom.copy_from_slice(right);
+        }
+        Layout::HalfSbs => {
+            for ((o, a), b) in out
+                .chunks_exact_mut(row)
+                .zip(left.chunks_exact(row))
+                .zip(right.chunks_exact(row))
+            {
+                let (oa, ob) = o.split_at_mut(row / 2);
+                squeeze_row(a, oa);
+                squeeze_row(b, ob);
+            }
+        }
+        Layout::HalfTb => {
+            let (top, bottom) = out.split_at_mut(row * (h / 2));
+            squeeze_rows(left, row, top);
+            squeeze_rows(right, row, bottom);
+        }
+        Layout::Anaglyph => anaglyph(left, right, out),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const W: usize = 4;
+    const H: usize = 2;
+
+    /// A view whose pixel (x, y) is (base + x, 10 * y, tag).
+    fn view(base: u8, tag: u8) -> Vec<u8> {
+        let mut v = Vec::new();
+        for y in 0..H {
+            for x in 0..W {
+                v.extend_from_slice(&[base + x as u8, 10 * y as u8, tag]);
+            }
+        }
+        v
+    }
+
+    fn run(layout: Layout) -> Vec<u8> {
+        let (ow, oh) = layout.output_size(W as u32, H as u32);
+        let mut out = vec![0xEE; ow as usize * oh as usize * 3];
+        compose(layout, &view(0, 1), &view(100, 2), W, H, &mut out);
+        out
+    }
+
+    fn px(out: &[u8], ow: usize, x: usize, y: usize) -> [u8; 3] {
+        let i = (y * ow + x) * 3;
+        [out[i], out[i + 1], out[i + 2]]
+    }
+
+    #[test]
+    fn full_sbs_and_cross_eyed() {
+        let o = run(Layout::FullSbs);
+        assert_eq!(px(&o, 8, 0, 0), [0, 0, 1]);
+        assert_eq!(px(&o, 8, 3, 1), [3, 10, 1]);
+        assert_eq!(px(&o, 8, 4, 0), [100, 0, 2]);
+        assert_eq!(px(&o, 8, 7, 1), [103, 10, 2]);
+        let c = run(Layout::CrossEyed);
+        assert_eq!(px(&c, 8, 0, 0), [100, 0, 2]);
+        assert_eq!(px(&c, 8, 7, 1), [3, 10, 1]);
+    }
+
+    #[test]
+    fn full_tb() {
+        let o = run(Layout::FullTb);
+        assert_eq!(o.len(), W * 2 * H * 3);
+        assert_eq!(px(&o, W, 2, 0), [2, 0, 1]);
+        assert_eq!(px(&o, W, 2, 1), [2, 10, 1]);
+        assert_eq!(px(&o, W, 2, 2), [102, 0, 2]);
+        assert_eq!(px(&o, W, 3, 3), [103, 10, 2]);
+    }
+
+    #[test]
+    fn half_sbs_averages_pixel_pairs() {
+        let o = run(Layout::HalfSbs);
+        assert_eq!(o.len(), W * H * 3);
+        // Left half: pairs (0,1) -> 0.5 rounds up to 1, (2,3) -> 3.
+        assert_eq!(px(&o, W, 0, 0), [1, 0, 1]);
+        assert_eq!(px(&o, W, 1, 1), [3, 10, 1]);
+        assert_eq!(px(&o, W, 2, 0), [101, 0, 2]);
+        assert_eq!(px(&o, W, 3, 1), [103, 10, 2]);
+    }
+
+    #[test]
+    fn half_tb_averages_row_pairs() {
+        let o = run(Layout::HalfTb);
+        assert_eq!(o.len(), W * H * 3);
+        // Rows 0 and 1 averaged: green (0 + 10) / 2 = 5.
+        assert_eq!(px(&o, W, 0, 0), [0, 5, 1]);
+        assert_eq!(px(&o, W, 3, 0), [3, 5, 1]);
+        assert_eq!(px(&o, W, 0, 1), [100, 5, 2]);
+        assert_eq!(px(&o, W, 3, 1), [103, 5, 2]);
+    }
+
+    #[test]
+    fn every_byte_is_written() {
+        for layout in Layout::ALL {
+            let o = run(layout);
+            assert!(!o.contains(&0xEE), "{layout} left bytes unwritten");
+        }
+    }
+}

@@ -1,0 +1,274 @@
+//! Stereo rendering (DIBR, depth-image-based rendering) and output layouts.
+//!
+//! A [`Renderer`] turns one packed RGB24 frame and its nearness map into one packed RGB24 frame
+//! holding a left and a right view in the chosen [`Layout`]. Pure computation: no I/O, no
+//! allocation per frame once the first frame has been rendered (buffers are reused).
+//!
+//! # Geometry
+//!
+//! * **Depth.** The nearness map (`depth_w x depth_h`, values in `[0, 1]`, 1 = nearest, any
+//!   resolution) is resampled bilinearly to the frame size, pixel-centre aligned: frame pixel
+//!   `x` samples the map at `(x + 0.5) * depth_w / width - 0.5`, clamped to the map (edges
+//!   replicate). Values are clamped to `[0, 1]`, NaN reads as 0 (farthest).
+//! * **Shift.** Per eye, in pixels: `s = divergence / 100 * width * 0.5 * (nearness -
+//!   convergence)`, so the total left-right disparity is at most `divergence`% of the width.
+//!   The left view receives source pixel `x` at `floor(x + s + 0.5)`, the right view at
+//!   `floor(x - s + 0.5)` (round half up, the same rule in both views). Near pixels (nearness >
+//!   convergence) move right in the left view and left in the right view (crossed disparity:
+//!   they appear in front of the screen); pixels at the convergence nearness do not move, so a
+//!   flat map at convergence gives `left == right == input`. Rows are independent: there is no
+//!   vertical shift.
+//! * **Occlusion.** Forward warp with a z-buffer on nearness: when several source pixels land on
+//!   one target, the nearest wins.
+//! * **Holes** (disocclusions: targets no source landed on). Each run of holes copies the one
+//!   pixel, among its nearest written neighbours on the left and on the right, that is farther
+//!   (lower nearness), so the background is extended and a foreground edge is never stretched.
+//!   Ties go to the left neighbour in the left view and to the right one in the right view. A
+//!   run touching the image edge copies its only neighbour.
+//! * **Layouts.** See [`Layout`]: half-size layouts average pixel (or row) pairs, rounding half
+//!   up; the anaglyph is red-cyan with Dubois' least-squares matrices applied to the sRGB values
+//!   with clamping (see [`anaglyph`]).
+//!
+//! # Performance
+//!
+//! Row by row: resample one depth row (vertical blend of two map rows, then a horizontal pass
+//! with precomputed taps), warp it into both views as source *indices* plus a row z-buffer,
+//! fill holes on the indices, gather colours; then pack the two views. Measured with
+//! `cargo test --release -p pipeline-core --lib stereo:: -- --ignored --nocapture`
+//! (`stereo::tests::timing_640x360`, 640x360 frame, 344x192 map); the numbers are in
+//! that test's doc comment.
+pub mod anaglyph;
+mod compose;
+mod dibr;
+mod layout;
+mod params;
+mod resample;
+#[cfg(test)]
+mod tests;
+
+pub use layout::{Layout, ParseLayoutError};
+pub use params::StereoParams;
+
+use crate::ports::depth::{DepthMap, FrameRef};
+use dibr::{fill_holes_row, gather_row, round_offset, warp_row};
+use resample::DepthResampler;
+
+/// Largest accepted frame width or height.
+pub const MAX_DIMENSION: u32 = 16384;
+
+/// Renders stereo frames of one size, layout and strength; holds every buffer it needs.
+pub struct Renderer {
+    width: u32,
+    height: u32,
+    layout: Layout,
+    params: StereoParams,
+    resampler: DepthResampler,
+    /// Nearness of the current row at frame width.
+    near_row: Vec<f32>,
+    /// Row z-buffers and source-column indices for each view.
+    z_left: Vec<f32>,
+    z_right: Vec<f32>,
+    idx_left: Vec<u32>,
+    idx_right: Vec<u32>,
+    /// The two full-size views, packed RGB24.
+    left: Vec<u8>,
+    right: Vec<u8>,
+}
+
+impl std::fmt::Debug for Renderer {
+    /// Sizes and settings only (the buffers are megabytes).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Renderer")
+            .field("width", &self.width)
+            .field("height", &self.height)
+            .field("layout", &self.layout)
+            .field("params", &self.params)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a frame size cannot be rendered, if it cannot.
+fn check_frame_size(width: u32, height: u32) -> Result<(), String> {
+    if width == 0 || height == 0 || width & 1 == 1 || height & 1 == 1 {
+        return Err(format!(
+            "frame size {width}x{height}: width and height must be even and non-zero"
+        ));
+    }
+    if width > MAX_DIMENSION || height > MAX_DIMENSION {
+        return Err(format!(
+            "frame size {width}x{height}: larger than {MAX_DIMENSION} pixels on a side"
+        ));
+    }
+    Ok(())
+}
+
+impl Renderer {
+    /// A renderer for `width x height` frames. Buffers are allocated here when the size is valid
+    /// (even, non-zero, at most [`MAX_DIMENSION`]); otherwise every render returns an error.
+    /// Parameters are validated on each render.
+    pub fn new(width: u32, height: u32, layout: Layout, params: StereoParams) -> Renderer {
+        let (w, h) = if check_frame_size(width, height).is_ok() {
+            (width as usize, height as usize)
+        } else {
+            (0, 0)
+        };
+        Renderer {
+            width,
+            height,
+            layout,
+            params,
+            resampler: DepthResampler::new(w, h),
+            near_row: vec![0.0; w],
+            z_left: vec![0.0; w],
+            z_right: vec![0.0; w],
+            idx_left: vec![0; w],
+            idx_right: vec![0; w],
+            left: vec![0; w * h * 3],
+            right: vec![0; w * h * 3],
+        }
+    }
+
+    pub fn layout(&self) -> Layout {
+        self.layout
+    }
+
+    pub fn params(&self) -> StereoParams {
+        self.params
+    }
+
+    /// Changes strength for the next frames (validated on render).
+    pub fn set_params(&mut self, params: StereoParams) {
+        self.params = params;
+    }
+
+    /// Input frame size.
+    pub fn input_size(&self) -> (u32, u32) {
+        (self.width, self.height)
+    }
+
+    /// Output frame size for this renderer's layout.
+    pub fn output_size(&self) -> (u32, u32) {
+        self.layout.output_size(self.width, self.height)
+    }
+
+    /// Bytes of one output frame (packed RGB24); saturates instead of overflowing.
+    pub fn output_len(&self) -> usize {
+        let (w, h) = self.output_size();
+        (w as usize).saturating_mul(h as usize).saturating_mul(3)
+    }
+
+    /// Renders one frame into `out` (resized to [`Self::output_len`]; no allocation once it has
+    /// that capacity). Errors (never panics) on a bad frame size, buffer lengths that do not
+    /// match the sizes, or invalid parameters; `out` is left untouched then.
+    pub fn render(
+        &mut self,
+        rgb: &[u8],
+        depth: &[f32],
+        depth_w: u32,
+        depth_h: u32,
+        out: &mut Vec<u8>,
+    ) -> Result<(), String> {
+        self.render_views_in_place(rgb, depth, depth_w, depth_h)?;
+        out.resize(self.output_len(), 0);
+        compose::compose(
+            self.layout,
+            &self.left,
+            &self.right,
+            self.width as usize,
+            self.height as usize,
+            out,
+        );
+        Ok(())
+    }
+
+    /// [`Self::render`] taking the port types; the frame must be this renderer's size.
+    pub fn render_frame(
+        &mut self,
+        frame: FrameRef<'_>,
+        depth: &DepthMap,
+        out: &mut Vec<u8>,
+    ) -> Result<(), String> {
+        if (frame.width, frame.height) != (self.width, self.height) {
+            return Err(format!(
+                "frame is {}x{}, renderer was made for {}x{}",
+                frame.width, frame.height, self.width, self.height
+            ));
+        }
+        self.render(frame.rgb, &depth.data, depth.width, depth.height, out)
+    }
+
+    /// The two views at full input size, `(left, right)` (for tests and debugging; allocates).
+    pub fn render_views(
+        &mut self,
+        rgb: &[u8],
+        depth: &[f32],
+        depth_w: u32,
+        depth_h: u32,
+    ) -> Result<(Vec<u8>, Vec<u8>), String> {
+        self.render_views_in_place(rgb, depth, depth_w, depth_h)?;
+        Ok((self.left.clone(), self.right.clone()))
+    }
+
+    fn check_inputs(
+        &self,
+        rgb: &[u8],
+        depth: &[f32],
+        depth_w: u32,
+        depth_h: u32,
+    ) -> Result<(), String> {
+        check_frame_size(self.width, self.height)?;
+        self.params.validate()?;
+        let frame_len = self.width as usize * self.height as usize * 3;
+        if rgb.len() != frame_len {
+            return Err(format!(
+                "frame buffer is {} bytes, expected {frame_len} for {}x{} RGB24",
+                rgb.len(),
+                self.width,
+                self.height
+            ));
+        }
+        if depth_w == 0 || depth_h == 0 {
+            return Err(format!("depth map size {depth_w}x{depth_h} is empty"));
+        }
+        let depth_len = (depth_w as usize).checked_mul(depth_h as usize);
+        if depth_len != Some(depth.len()) {
+            return Err(format!(
+                "depth map holds {} values, expected {depth_w}x{depth_h}",
+                depth.len()
+            ));
+        }
+        Ok(())
+    }
+
+    /// Fills `self.left` and `self.right`.
+    fn render_views_in_place(
+        &mut self,
+        rgb: &[u8],
+        depth: &[f32],
+        depth_w: u32,
+        depth_h: u32,
+    ) -> Result<(), String> {
+        self.check_inputs(rgb, depth, depth_w, depth_h)?;
+        let w = self.width as usize;
+        let row = 3 * w;
+        let k = self.params.shift_scale(self.width);
+        let conv = self.params.convergence;
+        let off = round_offset(k);
+        self.resampler.configure(depth_w as usize, depth_h as usize);
+        let rows = rgb
+            .chunks_exact(row)
+            .zip(self.left.chunks_exact_mut(row))
+            .zip(self.right.chunks_exact_mut(row));
+        for (y, ((src, dst_l), dst_r)) in rows.enumerate() {
+            self.resampler.row(depth, y, &mut self.near_row);
+            let (zl, il) = (&mut self.z_left, &mut self.idx_left);
+            let (zr, ir) = (&mut self.z_right, &mut self.idx_right);
+            warp_row(&self.near_row, k, conv, off, zl, il, zr, ir);
+            fill_holes_row(&self.z_left, &mut self.idx_left, true);
+            fill_holes_row(&self.z_right, &mut self.idx_right, false);
+            gather_row(src, &self.idx_left, dst_l);
+            gather_row(src, &self.idx_right, dst_r);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,524 @@
+//! Renderer-level tests: geometry of the views, layouts, errors, buffer reuse, timing.
+use super::*;
+
+const RED: [u8; 3] = [255, 0, 0];
+
+/// Background colour, distinct per column and row.
+fn bg(x: usize, y: usize) -> [u8; 3] {
+    [(x * 3) as u8, 40 + y as u8, 200]
+}
+
+/// A `w x h` frame: `bg` everywhere, `RED` inside the square `xs x ys`.
+fn frame(w: usize, h: usize, xs: std::ops::Range<usize>, ys: std::ops::Range<usize>) -> Vec<u8> {
+    let mut f = Vec::with_capacity(w * h * 3);
+    for y in 0..h {
+        for x in 0..w {
+            let c = if xs.contains(&x) && ys.contains(&y) {
+                RED
+            } else {
+                bg(x, y)
+            };
+            f.extend_from_slice(&c);
+        }
+    }
+    f
+}
+
+/// Nearness `near` inside the square, `far` elsewhere, at frame resolution.
+fn step_depth(
+    w: usize,
+    h: usize,
+    xs: std::ops::Range<usize>,
+    ys: std::ops::Range<usize>,
+    near: f32,
+    far: f32,
+) -> Vec<f32> {
+    let mut d = vec![far; w * h];
+    for y in ys {
+        for x in xs.clone() {
+            d[y * w + x] = near;
+        }
+    }
+    d
+}
+
+fn px(img: &[u8], w: usize, x: usize, y: usize) -> [u8; 3] {
+    let i = (y * w + x) * 3;
+    [img[i], img[i + 1], img[i + 2]]
+}
+
+fn params(divergence: f32, convergence: f32) -> StereoParams {
+    StereoParams {
+        divergence,
+        convergence,
+    }
+}
+
+/// 80 px wide with divergence 10 %: shift scale k = 4 px, so nearness 1 at convergence 0.5
+/// moves exactly 2 px.
+const W: usize = 80;
+const H: usize = 8;
+
+#[test]
+fn depth_step_shifts_the_square_and_fills_holes_with_background() {
+    let (xs, ys) = (20..30, 2..6);
+    let rgb = frame(W, H, xs.clone(), ys.clone());
+    let depth = step_depth(W, H, xs, ys.clone(), 1.0, 0.5);
+    let mut r = Renderer::new(W as u32, H as u32, Layout::FullSbs, params(10.0, 0.5));
+    let (left, right) = r.render_views(&rgb, &depth, W as u32, H as u32).unwrap();
+    for y in 0..H {
+        for x in 0..W {
+            let (l, rr) = (px(&left, W, x, y), px(&right, W, x, y));
+            if !ys.contains(&y) {
+                assert_eq!((l, rr), (bg(x, y), bg(x, y)), "row {y} x {x} must not move");
+                continue;
+            }
+            // Left view: square moves right by 2 to 22..32; hole 20..22 on its left, filled
+            // with the background pixel at 19 (the farther neighbour), never red.
+            let want_l = match x {
+                20..=21 => bg(19, y),
+                22..=31 => RED,
+                _ => bg(x, y),
+            };
+            // Right view: square moves left by 2 to 18..28; hole 28..30 on its right, filled
+            // with the background pixel at 30.
+            let want_r = match x {
+                18..=27 => RED,
+                28..=29 => bg(30, y),
+                _ => bg(x, y),
+            };
+            assert_eq!(l, want_l, "left view at ({x}, {y})");
+            assert_eq!(rr, want_r, "right view at ({x}, {y})");
+        }
+    }
+}
+
+#[test]
+fn flat_depth_at_convergence_gives_the_input_in_both_views() {
+    let rgb = frame(W, H, 20..30, 2..6);
+    for conv in [0.0, 0.37, 0.5, 1.0] {
+        let mut r = Renderer::new(W as u32, H as u32, Layout::FullSbs, params(10.0, conv));
+        // Low-resolution map: still flat after resampling.
+        let depth = vec![conv; 5 * 3];
+        let (left, right) = r.render_views(&rgb, &depth, 5, 3).unwrap();
+        assert!(left == rgb && right == rgb, "conv {conv}");
+    }
+}
+
+#[test]
+fn flat_depth_off_convergence_shifts_uniformly() {
+    let rgb = frame(W, H, 20..30, 2..6);
+    // Nearness 1, convergence 0.5: s = +2 (left view moves right). 3x2 map, resampled.
+    let mut r = Renderer::new(W as u32, H as u32, Layout::FullSbs, params(10.0, 0.5));
+    let (left, right) = r.render_views(&rgb, &[1.0; 6], 3, 2).unwrap();
+    for y in 0..H {
+        for x in 0..W {
+            // Border holes copy their only neighbour (the frame's edge pixel).
+            let src_l = x.saturating_sub(2);
+            let src_r = (x + 2).min(W - 1);
+            assert_eq!(px(&left, W, x, y), px(&rgb, W, src_l, y), "left ({x},{y})");
+            assert_eq!(
+                px(&right, W, x, y),
+                px(&rgb, W, src_r, y),
+                "right ({x},{y})"
+            );
+        }
+    }
+    // Nearness 0, convergence 1: s = -4, everything recedes: left view moves left by 4.
+    let mut r = Renderer::new(W as u32, H as u32, Layout::FullSbs, params(10.0, 1.0));
+    let (left, right) = r.render_views(&rgb, &[0.0; 6], 3, 2).unwrap();
+    for y in 0..H {
+        for x in 0..W {
+            assert_eq!(px(&left, W, x, y), px(&rgb, W, (x + 4).min(W - 1), y));
+            assert_eq!(px(&right, W, x, y), px(&rgb, W, x.saturating_sub(4), y));
+        }
+    }
+}
+
+/// Mean column of the red pixels in row `y`.
+fn red_centre(img: &[u8], w: usize, y: usize) -> f32 {
+    let xs: Vec<usize> = (0..w).filter(|&x| px(img, w, x, y) == RED).collect();
+    assert!(!xs.is_empty());
+    xs.iter().sum::<usize>() as f32 / xs.len() as f32
+}
+
+#[test]
+fn parallax_sign_near_pops_out_far_recedes() {
+    let (w, h) = (640usize, 8usize);
+    let rgb = frame(w, h, 300..340, 2..6);
+    let mut r = Renderer::new(w as u32, h as u32, Layout::FullSbs, StereoParams::default());
+    let input = red_centre(&rgb, w, 3);
+    // Near square: right of the input in the left view, left of it in the right view.
+    let depth = step_depth(w, h, 300..340, 2..6, 1.0, 0.5);
+    let (left, right) = r.render_views(&rgb, &depth, w as u32, h as u32).unwrap();
+    // Default divergence 2 % of 640 = 12.8 px total, 3.2 px per eye at nearness 1.
+    let (cl, cr) = (red_centre(&left, w, 3), red_centre(&right, w, 3));
+    assert_eq!((cl - input, input - cr), (3.0, 3.0));
+    // Everything far (nearness 0 < convergence): the other way round. (A far square in a
+    // surround at convergence would be partly hidden by the surround instead.)
+    let depth = vec![0.0; w * h];
+    let (left, right) = r.render_views(&rgb, &depth, w as u32, h as u32).unwrap();
+    let (cl, cr) = (red_centre(&left, w, 3), red_centre(&right, w, 3));
+    assert_eq!((input - cl, cr - input), (3.0, 3.0));
+}
+
+#[test]
+fn z_test_nearer_source_wins() {
+    // Column 10 is near (s = +2), the rest at convergence. Left target 12 receives both
+    // source 10 and source 12: source 10 must win. Right target 8: source 10 and 8.
+    let rgb = frame(W, H, 10..11, 0..H);
+    let depth = step_depth(W, H, 10..11, 0..H, 1.0, 0.5);
+    let mut r = Renderer::new(W as u32, H as u32, Layout::FullSbs, params(10.0, 0.5));
+    let (left, right) = r.render_views(&rgb, &depth, W as u32, H as u32).unwrap();
+    for y in 0..H {
+        assert_eq!(px(&left, W, 12, y), RED);
+        assert_eq!(px(&right, W, 8, y), RED);
+        // The 1-px hole left behind is background, not red.
+        assert_eq!(px(&left, W, 10, y), bg(9, y));
+        assert_eq!(px(&right, W, 10, y), bg(11, y));
+        assert_eq!(px(&left, W, 11, y), bg(11, y));
+    }
+}
+
+#[test]
+fn low_resolution_depth_never_smears_the_foreground() {
+    // Square edges blur after upsampling a 4x smaller map. The blurred edge still has nearness
+    // >= 0.5 on every red pixel (shift >= 2.4 -> 2 px with k = 8, conv = 0.2), so the
+    // disocclusion strip next to the square's old edge (2 px wide at least) must be background:
+    // a fill that stretched the foreground would paint it red.
+    let (w, h) = (160usize, 40usize);
+    let rgb = frame(w, h, 60..100, 8..32);
+    let small = step_depth(w / 4, h / 4, 15..25, 2..8, 1.0, 0.2);
+    let mut r = Renderer::new(w as u32, h as u32, Layout::FullSbs, params(10.0, 0.2));
+    let (left, right) = r
+        .render_views(&rgb, &small, (w / 4) as u32, (h / 4) as u32)
+        .unwrap();
+    for y in 0..h {
+        for x in 0..w {
+            if x < 62 {
+                assert_ne!(px(&left, w, x, y), RED, "left view smeared at ({x}, {y})");
+            }
+            if x > 97 {
+                assert_ne!(px(&right, w, x, y), RED, "right view smeared at ({x}, {y})");
+            }
+        }
+    }
+    // And the square still moves the right way (interior by 6 px, blurred edges by less).
+    let c = red_centre(&rgb, w, 20);
+    assert!(red_centre(&left, w, 20) > c + 3.0);
+    assert!(red_centre(&right, w, 20) < c - 3.0);
+}
+
+/// Renders a near square through `layout`, and returns (output, left view, right view).
+fn render_layout(layout: Layout) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+    let (xs, ys) = (20..30, 2..6);
+    let rgb = frame(W, H, xs.clone(), ys.clone());
+    let depth = step_depth(W, H, xs, ys, 1.0, 0.5);
+    let mut r = Renderer::new(W as u32, H as u32, layout, params(10.0, 0.5));
+    let mut out = Vec::new();
+    r.render(&rgb, &depth, W as u32, H as u32, &mut out)
+        .unwrap();
+    let (left, right) = r.render_views(&rgb, &depth, W as u32, H as u32).unwrap();
+    assert_ne!(left, right, "views must be distinguishable");
+    let (ow, oh) = r.output_size();
+    assert_eq!((ow, oh), layout.output_size(W as u32, H as u32));
+    assert_eq!(out.len(), r.output_len());
+    assert_eq!(out.len(), ow as usize * oh as usize * 3);
+    (out, left, right)
+}
+
+fn avg(a: [u8; 3], b: [u8; 3]) -> [u8; 3] {
+    [0, 1, 2].map(|c| (a[c] as u16 + b[c] as u16).div_ceil(2) as u8)
+}
+
+#[test]
+fn full_sbs_and_cross_eyed_place_views() {
+    let (out, l, r) = render_layout(Layout::FullSbs);
+    let (c, _, _) = render_layout(Layout::CrossEyed);
+    assert_eq!(out.len(), 2 * W * H * 3);
+    for y in 0..H {
+        for x in 0..W {
+            assert_eq!(px(&out, 2 * W, x, y), px(&l, W, x, y));
+            assert_eq!(px(&out, 2 * W, W + x, y), px(&r, W, x, y));
+            assert_eq!(px(&c, 2 * W, x, y), px(&r, W, x, y));
+            assert_eq!(px(&c, 2 * W, W + x, y), px(&l, W, x, y));
+        }
+    }
+    // Concretely: red at 22..32 in the left half, at 18..28 in the right half.
+    assert_eq!(px(&out, 2 * W, 31, 3), RED);
+    assert_eq!(px(&out, 2 * W, W + 18, 3), RED);
+    assert_ne!(px(&out, 2 * W, W + 31, 3), RED);
+}
+
+#[test]
+fn full_tb_places_views() {
+    let (out, l, r) = render_layout(Layout::FullTb);
+    assert_eq!(out.len(), W * 2 * H * 3);
+    assert_eq!(&out[..W * H * 3], &l[..]);
+    assert_eq!(&out[W * H * 3..], &r[..]);
+}
+
+#[test]
+fn half_sbs_squeezes_each_view() {
+    let (out, l, r) = render_layout(Layout::HalfSbs);
+    assert_eq!(out.len(), W * H * 3);
+    for y in 0..H {
+        for x in 0..W / 2 {
+            let want_l = avg(px(&l, W, 2 * x, y), px(&l, W, 2 * x + 1, y));
+            let want_r = avg(px(&r, W, 2 * x, y), px(&r, W, 2 * x + 1, y));
+            assert_eq!(px(&out, W, x, y), want_l);
+            assert_eq!(px(&out, W, W / 2 + x, y), want_r);
+        }
+    }
+}
+
+#[test]
+fn half_tb_squeezes_each_view() {
+    let (out, l, r) = render_layout(Layout::HalfTb);
+    assert_eq!(out.len(), W * H * 3);
+    for y in 0..H / 2 {
+        for x in 0..W {
+            let want_l = avg(px(&l, W, x, 2 * y), px(&l, W, x, 2 * y + 1));
+            let want_r = avg(px(&r, W, x, 2 * y), px(&r, W, x, 2 * y + 1));
+            assert_eq!(px(&out, W, x, y), want_l);
+            assert_eq!(px(&out, W, x, H / 2 + y), want_r);
+        }
+    }
+}
+
+#[test]
+fn anaglyph_of_grey_stays_grey() {
+    let rgb = vec![128u8; W * H * 3];
+    let mut r = Renderer::new(W as u32, H as u32, Layout::Anaglyph, params(10.0, 0.5));
+    let mut out = Vec::new();
+    r.render(&rgb, &[0.5; 4], 2, 2, &mut out).unwrap();
+    assert_eq!(out.len(), W * H * 3);
+    assert!(out.iter().all(|&v| v.abs_diff(128) <= 1), "not grey");
+}
+
+#[test]
+fn anaglyph_red_follows_the_left_view() {
+    // White near square on grey: at x 30..32 only the left view is white, at 18..20 only the
+    // right view is.
+    let mut rgb = vec![128u8; W * H * 3];
+    for y in 2..6 {
+        for x in 20..30 {
+            rgb[(y * W + x) * 3..][..3].copy_from_slice(&[255; 3]);
+        }
+    }
+    let depth = step_depth(W, H, 20..30, 2..6, 1.0, 0.5);
+    let mut r = Renderer::new(W as u32, H as u32, Layout::Anaglyph, params(10.0, 0.5));
+    let mut out = Vec::new();
+    r.render(&rgb, &depth, W as u32, H as u32, &mut out)
+        .unwrap();
+    let only_left = px(&out, W, 30, 3);
+    let only_right = px(&out, W, 18, 3);
+    let both = px(&out, W, 25, 3);
+    assert_eq!(only_left[0], 255, "{only_left:?}");
+    assert!(only_right[0] < 128 && only_right[1] > 200, "{only_right:?}");
+    assert!(only_left[1] < 128 && only_left[2] < 128, "{only_left:?}");
+    assert!(both.iter().all(|&v| v >= 254), "{both:?}");
+}
+
+#[test]
+fn bad_sizes_are_errors_not_panics() {
+    let ok_rgb = vec![0u8; W * H * 3];
+    let ok_depth = vec![0.5f32; 4];
+    let mut out = vec![7u8; 3];
+    for (w, h) in [(81, 8), (80, 7), (0, 8), (80, 0), (MAX_DIMENSION + 2, 2)] {
+        let mut r = Renderer::new(w, h, Layout::FullSbs, StereoParams::default());
+        let rgb = vec![0u8; (w as usize * h as usize * 3).min(1 << 20)];
+        let e = r.render(&rgb, &ok_depth, 2, 2, &mut out).unwrap_err();
+        assert!(e.contains(&format!("{w}x{h}")), "{e}");
+        assert!(r.render_views(&rgb, &ok_depth, 2, 2).is_err());
+    }
+    let mut r = Renderer::new(W as u32, H as u32, Layout::HalfSbs, StereoParams::default());
+    assert!(r.render(&ok_rgb[1..], &ok_depth, 2, 2, &mut out).is_err());
+    assert!(r.render(&[], &ok_depth, 2, 2, &mut out).is_err());
+    assert!(r.render(&ok_rgb, &ok_depth, 2, 3, &mut out).is_err());
+    assert!(r.render(&ok_rgb, &ok_depth, 0, 2, &mut out).is_err());
+    assert!(r.render(&ok_rgb, &[], 0, 0, &mut out).is_err());
+    assert!(r
+        .render(&ok_rgb, &ok_depth, u32::MAX, u32::MAX, &mut out)
+        .is_err());
+    let frame_ref = FrameRef {
+        width: W as u32 - 2,
+        height: H as u32,
+        rgb: &ok_rgb,
+    };
+    let map = DepthMap {
+        width: 2,
+        height: 2,
+        data: ok_depth.clone(),
+    };
+    assert!(r.render_frame(frame_ref, &map, &mut out).is_err());
+    // Errors leave `out` untouched.
+    assert_eq!(out, vec![7u8; 3]);
+    // And the same renderer still works afterwards.
+    r.render(&ok_rgb, &ok_depth, 2, 2, &mut out).unwrap();
+    assert_eq!(out.len(), W * H * 3);
+}
+
+#[test]
+fn invalid_params_are_errors() {
+    let rgb = vec![0u8; W * H * 3];
+    let mut out = Vec::new();
+    for p in [params(-1.0, 0.5), params(2.0, 1.5), params(f32::NAN, 0.5)] {
+        let mut r = Renderer::new(W as u32, H as u32, Layout::FullSbs, p);
+        assert!(r.render(&rgb, &[0.5], 1, 1, &mut out).is_err(), "{p:?}");
+        r.set_params(StereoParams::default());
+        assert!(r.render(&rgb, &[0.5], 1, 1, &mut out).is_ok());
+    }
+}
+
+#[test]
+fn render_frame_matches_render() {
+    let rgb = frame(W, H, 20..30, 2..6);
+    let depth = step_depth(W, H, 20..30, 2..6, 1.0, 0.5);
+    let mut r = Renderer::new(W as u32, H as u32, Layout::HalfSbs, params(10.0, 0.5));
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    r.render(&rgb, &depth, W as u32, H as u32, &mut a).unwrap();
+    let f = FrameRef {
+        width: W as u32,
+        height: H as u32,
+        rgb: &rgb,
+    };
+    let map = DepthMap {
+        width: W as u32,
+        height: H as u32,
+        data: depth,
+    };
+    r.render_frame(f, &map, &mut b).unwrap();
+    assert_eq!(a, b);
+}
+
+#[test]
+fn buffers_are_reused_between_frames() {
+    let rgb = frame(W, H, 20..30, 2..6);
+    let depth = vec![0.7f32; 10 * 4];
+    let mut r = Renderer::new(W as u32, H as u32, Layout::FullSbs, StereoParams::default());
+    let mut out = Vec::new();
+    r.render(&rgb, &depth, 10, 4, &mut out).unwrap();
+    let ptrs = |r: &Renderer, out: &Vec<u8>| {
+        (
+            out.as_ptr() as usize,
+            r.left.as_ptr() as usize,
+            r.right.as_ptr() as usize,
+            r.near_row.as_ptr() as usize,
+            r.idx_left.as_ptr() as usize,
+            r.z_right.as_ptr() as usize,
+        )
+    };
+    let before = ptrs(&r, &out);
+    let first = out.clone();
+    for _ in 0..3 {
+        r.render(&rgb, &depth, 10, 4, &mut out).unwrap();
+    }
+    assert_eq!(ptrs(&r, &out), before);
+    assert_eq!(out, first, "same input, same output");
+}
+
+/// A 640x360 test frame and a 344x192 map (the pipeline's sizes): noise-like colours, a depth
+/// ramp with ripples and a near disc (so there are occlusions and holes every row).
+fn timing_inputs() -> (Vec<u8>, Vec<f32>) {
+    let (w, h, dw, dh) = (640usize, 360usize, 344usize, 192usize);
+    let rgb: Vec<u8> = (0..w * h * 3).map(|i| (i * 7 % 251) as u8).collect();
+    let depth: Vec<f32> = (0..dw * dh)
+        .map(|i| {
+            let (x, y) = ((i % dw) as f32 / dw as f32, (i / dw) as f32 / dh as f32);
+            let disc = ((x - 0.5).powi(2) + (y - 0.5).powi(2) < 0.04) as u8 as f32;
+            (0.3 * y + 0.6 * disc + 0.05 * (x * 40.0).sin()).clamp(0.0, 1.0)
+        })
+        .collect();
+    (rgb, depth)
+}
+
+/// Milliseconds per call of `f`, best of 5 rounds of `iters` calls (after one warm-up call).
+fn best_ms(iters: usize, mut f: impl FnMut()) -> f64 {
+    f();
+    (0..5)
+        .map(|_| {
+            let t = std::time::Instant::now();
+            for _ in 0..iters {
+                f();
+            }
+            t.elapsed().as_secs_f64() * 1e3 / iters as f64
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+/// Timing per layout, and per stage for one frame, on a 640x360 frame with a 344x192 map.
+///
+/// Run: `cargo test --release -p pipeline-core --lib stereo:: -- --ignored --nocapture`
+/// (drop `--release` for the dev profile, opt-level 1). Single thread, best of 5 rounds.
+#[test]
+#[ignore = "timing; run in release with --ignored --nocapture"]
+fn timing_640x360() {
+    let (w, h, dw, dh) = (640u32, 360u32, 344u32, 192u32);
+    let (rgb, depth) = timing_inputs();
+    let iters = 100;
+    for layout in Layout::ALL {
+        let mut r = Renderer::new(w, h, layout, StereoParams::default());
+        let mut out = Vec::new();
+        let ms = best_ms(iters, || r.render(&rgb, &depth, dw, dh, &mut out).unwrap());
+        assert_eq!(out.len(), r.output_len());
+        println!("stereo {layout:>10}: {ms:.3} ms/frame (640x360, map 344x192)");
+    }
+    // Stages, each over the whole frame.
+    let mut r = Renderer::new(w, h, Layout::FullSbs, StereoParams::default());
+    r.resampler.configure(dw as usize, dh as usize);
+    let (wu, hu) = (w as usize, h as usize);
+    let mut near = vec![0.0f32; wu * hu];
+    let t_resample = best_ms(iters, || {
+        for (y, row) in near.chunks_exact_mut(wu).enumerate() {
+            r.resampler.row(&depth, y, row);
+        }
+    });
+    let k = r.params.shift_scale(w);
+    let off = dibr::round_offset(k);
+    let (mut zl, mut il, mut zr, mut ir) = (
+        vec![0.0; wu * hu],
+        vec![0u32; wu * hu],
+        vec![0.0; wu * hu],
+        vec![0u32; wu * hu],
+    );
+    let t_warp = best_ms(iters, || {
+        for y in 0..hu {
+            let s = y * wu..(y + 1) * wu;
+            let n = &near[s.clone()];
+            let (zl, il) = (&mut zl[s.clone()], &mut il[s.clone()]);
+            dibr::warp_row(n, k, 0.5, off, zl, il, &mut zr[s.clone()], &mut ir[s]);
+        }
+    });
+    let holes = zl.iter().filter(|&&z| z == dibr::EMPTY).count();
+    let (il0, ir0) = (il.clone(), ir.clone());
+    let t_fill = best_ms(iters, || {
+        il.copy_from_slice(&il0);
+        ir.copy_from_slice(&ir0);
+        for y in 0..hu {
+            let s = y * wu..(y + 1) * wu;
+            dibr::fill_holes_row(&zl[s.clone()], &mut il[s.clone()], true);
+            dibr::fill_holes_row(&zr[s.clone()], &mut ir[s], false);
+        }
+    });
+    let (mut vl, mut vr) = (vec![0u8; wu * hu * 3], vec![0u8; wu * hu * 3]);
+    let t_gather = best_ms(iters, || {
+        for y in 0..hu {
+            let (s, d) = (y * wu..(y + 1) * wu, y * wu * 3..(y + 1) * wu * 3);
+            dibr::gather_row(&rgb[d.clone()], &il[s.clone()], &mut vl[d.clone()]);
+            dibr::gather_row(&rgb[d.clone()], &ir[s], &mut vr[d]);
+        }
+    });
+    println!(
+        "stages: resample {t_resample:.3} ms, warp {t_warp:.3} ms, fill {t_fill:.3} ms \
+         ({holes} holes in the left view), gather {t_gather:.3} ms"
+    );
+    for layout in Layout::ALL {
+        let (ow, oh) = layout.output_size(w, h);
+        let mut out = vec![0u8; ow as usize * oh as usize * 3];
+        let t = best_ms(iters, || {
+            compose::compose(layout, &vl, &vr, wu, hu, &mut out)
+        });
+        println!("compose {layout:>10}: {t:.3} ms");
+    }
+}

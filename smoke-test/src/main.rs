@@ -1,0 +1,3 @@
+fn main() {
+    println!("smoke-test: not built yet");
+}

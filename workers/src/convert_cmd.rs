@@ -1,0 +1,154 @@
+//! `stereospot convert`: arguments, defaults and wiring onto `pipeline_core::convert`.
+use crate::progress::ConsoleProgress;
+use clap::Args;
+use pipeline_core::convert::{convert, ConvertOptions, ConvertSummary};
+use pipeline_core::depth::factory_from_args;
+use pipeline_core::media::EncodeSettings;
+use pipeline_core::steps::{Settings, StereoSettings};
+use pipeline_core::stereo::{Layout, StereoParams};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Debug, Args)]
+pub struct ConvertArgs {
+    /// Input video (mp4, mov, mkv, ...).
+    pub input: PathBuf,
+    /// Output MP4 (written under a temporary name, renamed when complete).
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// full-sbs | half-sbs | full-tb | half-tb | anaglyph | cross-eyed
+    #[arg(long, default_value = "full-sbs")]
+    pub layout: Layout,
+    /// Strength of the 3D effect: the largest disparity between the views, in % of the width.
+    #[arg(long, default_value_t = 2.0)]
+    pub divergence: f32,
+    /// Which depth sits on the screen plane: 0 = farthest, 1 = nearest.
+    #[arg(long, default_value_t = 0.5)]
+    pub convergence: f32,
+    /// ONNX depth model (default: the embedded stereospot-cues heuristic model).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// stereospot-cues | depth-anything-v2 | midas-small
+    #[arg(long)]
+    pub model_profile: Option<String>,
+    /// cpu | cuda | tensorrt | auto (auto falls back to CPU with a warning)
+    #[arg(long, default_value = "auto")]
+    pub device: String,
+    /// Frames per inference call.
+    #[arg(long, default_value_t = 4)]
+    pub batch: usize,
+    /// Target segment length; pieces are cut at the next keyframe.
+    #[arg(long, default_value_t = 10.0)]
+    pub segment_seconds: f64,
+    /// Segments rendered at once (default: half the CPU cores, at least 1).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// x264 preset of the stereo encode.
+    #[arg(long, default_value = "veryfast")]
+    pub preset: String,
+    /// x264 CRF of the stereo encode (lower = better, bigger).
+    #[arg(long, default_value_t = 18)]
+    pub crf: u8,
+    /// Resume state and scratch space (default: $STEREOSPOT_WORKDIR, else ~/.cache/stereospot).
+    #[arg(long)]
+    pub workdir: Option<PathBuf>,
+    /// Keep the job's intermediate segments after success.
+    #[arg(long)]
+    pub keep_intermediates: bool,
+    /// Print one JSON summary line on stdout at the end.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress output.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+fn default_workdir() -> PathBuf {
+    if let Some(p) = std::env::var_os("STEREOSPOT_WORKDIR") {
+        return PathBuf::from(p);
+    }
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir);
+    cache.join("stereospot")
+}
+
+/// Settings that change the output: part of the job id, so a re-run with other settings is a
+/// new job rather than a resume of mismatched segments.
+fn fingerprint(a: &ConvertArgs) -> String {
+    let model = match &a.model {
+        None => "embedded".to_string(),
+        Some(p) => {
+            let len = std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+            let canon = p.canonicalize().unwrap_or_else(|_| p.clone());
+            format!("{}:{len}", canon.display())
+        }
+    };
+    format!(
+        "layout={};div={};conv={};model={model};profile={};seg={};preset={};crf={}",
+        a.layout,
+        a.divergence,
+        a.convergence,
+        a.model_profile.as_deref().unwrap_or(""),
+        a.segment_seconds,
+        a.preset,
+        a.crf
+    )
+}
+
+pub async fn run(args: ConvertArgs) -> anyhow::Result<ConvertSummary> {
+    let params = StereoParams {
+        divergence: args.divergence,
+        convergence: args.convergence,
+    };
+    params
+        .validate()
+        .map_err(|e| anyhow::anyhow!("invalid stereo parameters: {e}"))?;
+    if !(args.segment_seconds.is_finite() && (0.5..=3600.0).contains(&args.segment_seconds)) {
+        anyhow::bail!("--segment-seconds must be between 0.5 and 3600");
+    }
+    if args.crf > 51 {
+        anyhow::bail!("--crf must be 0..51");
+    }
+    // Load and check the model before touching any file: a bad model fails in a second.
+    let factory = factory_from_args(
+        args.model.clone(),
+        args.model_profile.as_deref(),
+        &args.device,
+        args.batch,
+    )?;
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    let settings = Settings {
+        segment_seconds: args.segment_seconds,
+        stereo: StereoSettings {
+            layout: args.layout,
+            params,
+            encode: EncodeSettings {
+                preset: args.preset.clone(),
+                crf: args.crf,
+            },
+        },
+        job_salt: fingerprint(&args),
+        ..Settings::default()
+    };
+    let opts = ConvertOptions {
+        input: args.input.clone(),
+        output: args.output.clone(),
+        workdir: args.workdir.clone().unwrap_or_else(default_workdir),
+        settings,
+        concurrency: args.jobs.unwrap_or((cores / 2).max(1)),
+        depth: Arc::new(factory),
+        keep_intermediates: args.keep_intermediates,
+    };
+    let progress = Arc::new(ConsoleProgress::new(
+        std::io::stderr().is_terminal(),
+        args.quiet,
+    ));
+    let result = convert(opts, progress.clone()).await;
+    progress.finish();
+    Ok(result?)
+}

@@ -1,0 +1,227 @@
+//! Helpers: generate clips with ffmpeg lavfi, run the binary, inspect results with ffprobe.
+#![allow(dead_code)]
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
+}
+
+/// The ONNX Runtime library: `ORT_DYLIB_PATH`, else the copy `make deps` puts in `.deps/`.
+pub fn ort_lib() -> PathBuf {
+    if let Some(p) = std::env::var_os("ORT_DYLIB_PATH") {
+        return PathBuf::from(p);
+    }
+    let p = workspace().join(".deps/onnxruntime/libonnxruntime.so.1.31.1");
+    assert!(
+        p.exists(),
+        "ONNX Runtime library missing: run `make deps` or set ORT_DYLIB_PATH"
+    );
+    p
+}
+
+pub fn stereospot() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_stereospot"));
+    c.env("ORT_DYLIB_PATH", ort_lib())
+        .env_remove("RUST_LOG")
+        .env_remove("LOG_FORMAT");
+    c
+}
+
+/// Run `stereospot convert INPUT -o OUTPUT --json --workdir WORKDIR ARGS...`.
+pub fn convert(input: &Path, output: &Path, workdir: &Path, args: &[&str]) -> Output {
+    stereospot()
+        .arg("convert")
+        .arg(input)
+        .arg("-o")
+        .arg(output)
+        .arg("--workdir")
+        .arg(workdir)
+        .arg("--json")
+        .args(args)
+        .output()
+        .expect("run stereospot")
+}
+
+/// Parse the `--json` summary line of a successful run (panics with stderr otherwise).
+pub fn summary(out: &Output) -> Value {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "convert failed: {stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout
+        .lines()
+        .last()
+        .unwrap_or_else(|| panic!("no JSON summary; stderr: {stderr}"));
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("bad JSON {line:?}: {e}"))
+}
+
+pub fn ffmpeg(args: &[&str]) {
+    let out = Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostdin", "-v", "error", "-y"])
+        .args(args)
+        .output()
+        .expect("ffmpeg");
+    assert!(
+        out.status.success(),
+        "ffmpeg {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// ffprobe -show_streams -show_format as JSON.
+pub fn probe(path: &Path) -> Value {
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-count_frames",
+            "-show_streams",
+            "-show_format",
+            "-of",
+            "json",
+        ])
+        .arg(path)
+        .output()
+        .expect("ffprobe");
+    assert!(
+        out.status.success(),
+        "ffprobe {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("ffprobe json")
+}
+
+pub fn stream<'a>(p: &'a Value, kind: &str) -> Option<&'a Value> {
+    p["streams"]
+        .as_array()?
+        .iter()
+        .find(|s| s["codec_type"] == kind)
+}
+
+pub fn num(v: &Value) -> f64 {
+    match v {
+        Value::String(s) => s.parse().unwrap_or(f64::NAN),
+        Value::Number(n) => n.as_f64().unwrap_or(f64::NAN),
+        _ => f64::NAN,
+    }
+}
+
+/// Frames ffprobe decoded (`-count_frames`).
+pub fn decoded_frames(p: &Value) -> u64 {
+    num(&stream(p, "video").expect("video stream")["nb_read_frames"]) as u64
+}
+
+/// Decode every frame of `path` as RGB24 at its own size.
+pub fn decode_rgb(path: &Path) -> (u32, u32, Vec<Vec<u8>>) {
+    let p = probe(path);
+    let v = stream(&p, "video").expect("video");
+    let (w, h) = (
+        v["width"].as_u64().expect("w") as u32,
+        v["height"].as_u64().expect("h") as u32,
+    );
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-nostdin", "-i"])
+        .arg(path)
+        .args(["-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
+        .output()
+        .expect("ffmpeg decode");
+    assert!(out.status.success());
+    let n = (w * h * 3) as usize;
+    (
+        w,
+        h,
+        out.stdout.chunks_exact(n).map(|c| c.to_vec()).collect(),
+    )
+}
+
+/// Mean absolute difference of two equal-length byte slices.
+pub fn mad(a: &[u8], b: &[u8]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (*x as i32 - *y as i32).unsigned_abs() as f64)
+        .sum::<f64>()
+        / a.len() as f64
+}
+
+/// Crop columns [x0, x0+cw) of a packed RGB frame of width w.
+pub fn crop_cols(frame: &[u8], w: u32, x0: u32, cw: u32) -> Vec<u8> {
+    let row = (w * 3) as usize;
+    frame
+        .chunks_exact(row)
+        .flat_map(|r| {
+            r[(x0 * 3) as usize..((x0 + cw) * 3) as usize]
+                .iter()
+                .copied()
+        })
+        .collect()
+}
+
+/// Mono f32 PCM at `rate` Hz of the first audio stream.
+pub fn decode_audio(path: &Path, rate: u32) -> Vec<f32> {
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-nostdin", "-i"])
+        .arg(path)
+        .args([
+            "-map",
+            "0:a:0",
+            "-ac",
+            "1",
+            "-ar",
+            &rate.to_string(),
+            "-f",
+            "f32le",
+            "-",
+        ])
+        .output()
+        .expect("ffmpeg audio");
+    assert!(out.status.success());
+    out.stdout
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}
+
+/// Python with `onnx` (the test venv of `make test`, else python3).
+pub fn python() -> Command {
+    Command::new(std::env::var("STEREOSPOT_PYTHON").unwrap_or_else(|_| "python3".into()))
+}
+
+/// A model that says every pixel is at nearness 0.5 (the default convergence plane).
+pub fn flat_model(dir: &Path) -> PathBuf {
+    let path = dir.join("flat.onnx");
+    let script = r#"
+import sys, onnx
+from onnx import helper, TensorProto
+inp = helper.make_tensor_value_info("image", TensorProto.FLOAT, ["n", 3, "h", "w"])
+out = helper.make_tensor_value_info("nearness", TensorProto.FLOAT, ["n", 1, "h", "w"])
+half = helper.make_tensor("half", TensorProto.FLOAT, [], [0.5])
+zero = helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0])
+nodes = [
+    helper.make_node("ReduceMean", ["image"], ["m"], axes=[1], keepdims=1),
+    helper.make_node("Mul", ["m", "zero"], ["z"]),
+    helper.make_node("Add", ["z", "half"], ["nearness"]),
+]
+g = helper.make_graph(nodes, "flat", [inp], [out], initializer=[half, zero])
+m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)], producer_name="stereospot-tests")
+m.ir_version = 8
+onnx.save(m, sys.argv[1])
+"#;
+    let out = python()
+        .arg("-c")
+        .arg(script)
+        .arg(&path)
+        .output()
+        .expect("python");
+    assert!(
+        out.status.success(),
+        "flat model: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    path
+}
