@@ -12,10 +12,13 @@ exports, plus a deliberately wrong model, for the integration tests:
                                 (the file scripts/fetch-depth-anything.sh downloads):
                                 `pixel_values` f32 [batch_size,num_channels,height,width]
                                 -> `predicted_depth` f32 [batch_size,height,width]
+                                (names and dynamic axes of Hugging Face optimum's
+                                depth-estimation ONNX config, which produced that export)
   midas-small.onnx              like MiDaS v2.1 small 256 (isl-org/MiDaS release v2_1
                                 `model-small.onnx`): f32 [1,3,256,256] -> f32 [1,256,256]
-                                (input named `0` as in MiDaS's own scripts; the output name
-                                is not verified, the adapter never relies on it)
+                                (input `0` and output `1195` are the names MiDaS's own tf/
+                                scripts use for its ONNX exports; not verified against
+                                model-small.onnx itself: the adapter relies on neither name)
   wrong-io.onnx                 `x` f32 [1,1,64,64] -> `y` f32 [1,1,64,64]
 
 Output is fully deterministic: running the script twice gives byte-identical files.

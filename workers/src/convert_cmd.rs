@@ -41,7 +41,7 @@ pub struct ConvertArgs {
     /// Target segment length; pieces are cut at the next keyframe.
     #[arg(long, default_value_t = 10.0)]
     pub segment_seconds: f64,
-    /// Segments rendered at once (default: half the CPU cores, at least 1).
+    /// Segments rendered at once (default: half the CPU cores, between 2 and 8).
     #[arg(long)]
     pub jobs: Option<usize>,
     /// x264 preset of the stereo encode.
@@ -140,7 +140,9 @@ pub async fn run(args: ConvertArgs) -> anyhow::Result<ConvertSummary> {
         output: args.output.clone(),
         workdir: args.workdir.clone().unwrap_or_else(default_workdir),
         settings,
-        concurrency: args.jobs.unwrap_or((cores / 2).max(1)),
+        // Two segments at once even on 2 cores: one pipeline's start-up and drain overlap the
+        // other's steady state (measured: +14% fps on 2 cores, see BENCHMARKS.md).
+        concurrency: args.jobs.unwrap_or((cores / 2).clamp(2, 8)),
         depth: Arc::new(factory),
         keep_intermediates: args.keep_intermediates,
     };

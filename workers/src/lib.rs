@@ -1,5 +1,7 @@
 //! Wiring shared by the StereoSpot binaries: logging, progress display, the convert command.
 //! The pipeline itself lives in `pipeline-core`; binaries only wire and loop.
+#[cfg(feature = "aws")]
+pub mod aws_worker;
 pub mod convert_cmd;
 pub mod logging;
 pub mod progress;

@@ -53,8 +53,26 @@ pub const INFERENCE_BACKEND: &str = "INFERENCE_BACKEND";
 pub const SAGEMAKER_ENDPOINT_NAME: &str = "SAGEMAKER_ENDPOINT_NAME";
 /// Base URL of a self-hosted inference server, for INFERENCE_BACKEND=http.
 pub const INFERENCE_URL: &str = "INFERENCE_URL";
+/// Seconds one remote inference call (http, sagemaker) may take before it is abandoned (60).
+pub const INFERENCE_TIMEOUT_SECONDS: &str = "INFERENCE_TIMEOUT_SECONDS";
+/// Attempts per remote inference call on transient errors: throttling, 5xx, timeouts (3).
+pub const INFERENCE_MAX_ATTEMPTS: &str = "INFERENCE_MAX_ATTEMPTS";
+/// Frames per inference call (4).
+pub const DEPTH_BATCH_SIZE: &str = "DEPTH_BATCH_SIZE";
+/// Port of the inference-server; SageMaker sets it (8080).
+pub const SAGEMAKER_BIND_TO_PORT: &str = "SAGEMAKER_BIND_TO_PORT";
+/// Requests the inference-server runs at once, one model session each (half the CPU cores).
+pub const SAGEMAKER_MODEL_SERVER_WORKERS: &str = "SAGEMAKER_MODEL_SERVER_WORKERS";
 /// Path of the ONNX Runtime shared library (searched next to the executable otherwise).
 pub const ORT_DYLIB_PATH: &str = "ORT_DYLIB_PATH";
 /// Model-download token (Hugging Face), for fetching MODEL_PATH from a model hub. `infra/`
 /// injects it from Secrets Manager (never as a plain env value) where a model is loaded.
 pub const HF_TOKEN: &str = "HF_TOKEN";
+/// Long-poll wait of a worker's receive calls, 0..20 seconds (20).
+pub const POLL_WAIT_SECONDS: &str = "POLL_WAIT_SECONDS";
+/// Visibility a worker's heartbeat keeps granting its in-flight message, in seconds
+/// (reassembler 120, media-worker and video-worker 300).
+pub const VISIBILITY_TIMEOUT_SECONDS: &str = "VISIBILITY_TIMEOUT_SECONDS";
+/// Heartbeat period of in-flight messages, in seconds, below VISIBILITY_TIMEOUT_SECONDS
+/// (reassembler 30, media-worker and video-worker 60).
+pub const HEARTBEAT_SECONDS: &str = "HEARTBEAT_SECONDS";

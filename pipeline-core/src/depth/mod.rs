@@ -12,6 +12,7 @@ pub mod ort_backend;
 pub mod postprocess;
 pub mod preprocess;
 pub mod profile;
+pub mod remote;
 pub mod runtime;
 
 pub use io_check::{ModelIo, TensorSig};

@@ -24,7 +24,7 @@ pub fn probe(path: &Path) -> Result<MediaInfo> {
     let out = run(
         "ffprobe",
         ffprobe()
-            .args(["-show_streams", "-show_format", "-of", "json"])
+            .args(["-count_packets", "-show_streams", "-show_format", "-of", "json"])
             .arg(path),
     )?;
     if !out.status.success() {
@@ -159,10 +159,18 @@ pub fn parse_probe(json: &Value) -> std::result::Result<MediaInfo, String> {
             "duration {duration:.0} s is longer than supported (24 h)"
         ));
     }
-    let frames = num(video.get("nb_frames"))
-        .map(|f| f as u64)
-        .filter(|f| *f > 0)
-        .unwrap_or_else(|| (duration * fps).round() as u64);
+    let stated = num(video.get("nb_frames")).map(|f| f as u64).filter(|f| *f > 0);
+    let present = num(video.get("nb_read_packets")).map(|f| f as u64);
+    if let (Some(stated), Some(present)) = (stated, present) {
+        // The header promises more frames than the file holds: cut off after the index.
+        if present < stated {
+            return Err(format!("truncated: only {present} of {stated} video frames are present"));
+        }
+    }
+    if present == Some(0) {
+        return Err("no video frames".into());
+    }
+    let frames = stated.or(present).unwrap_or_else(|| (duration * fps).round() as u64);
     let sar = ratio(video.get("sample_aspect_ratio")).unwrap_or((1, 1));
     let audio = streams.iter().find(|s| is(s, "audio")).map(|a| AudioInfo {
         codec: a
@@ -213,6 +221,14 @@ mod tests {
             ((24, 1), (1, 12288), 0)
         );
         assert_eq!(m.audio.unwrap().sample_rate, 44100);
+    }
+
+    #[test]
+    fn fewer_packets_than_the_header_states_is_truncation() {
+        let j = json!({"streams":[video(json!({"nb_read_packets":"100"}))]});
+        assert!(parse_probe(&j).unwrap_err().contains("only 100 of 240"));
+        let j = json!({"streams":[video(json!({"nb_read_packets":"240"}))]});
+        assert_eq!(parse_probe(&j).unwrap().frames, 240);
     }
 
     #[test]

@@ -40,6 +40,9 @@ pub enum DepthError {
     /// A remote backend failed in a way that may succeed on retry (throttling, 5xx, timeout).
     #[error("inference backend (transient): {0}")]
     Transient(String),
+    /// The inference backend is misconfigured (missing URL or endpoint, bad setting).
+    #[error("inference backend configuration: {0}")]
+    Config(String),
 }
 
 impl DepthError {

@@ -1,5 +1,11 @@
 //! Integration tests of the `stereospot` binary (one test target, modules per concern).
 //! They run the real ffmpeg and the real ONNX Runtime (ORT_DYLIB_PATH, set by `make test`).
+#[cfg(feature = "aws")]
+mod aws_e2e;
+#[cfg(feature = "aws")]
+mod aws_faults;
+#[cfg(feature = "aws")]
+mod aws_support;
 mod bad_input;
 mod convert;
 mod resume;

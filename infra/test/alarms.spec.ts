@@ -1,0 +1,60 @@
+// Alarms: DLQ depth > 0, oldest-message age, job failures; all notify the SNS topic.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { JOB_FAILED_PATTERN } from '../lib/alarms';
+import { logicalId, synth, template } from './fixtures';
+
+type Res = Record<string, any>;
+const t = template('Compute');
+const alarms = Object.values(t.findResources('AWS::CloudWatch::Alarm')).map((a) => a.Properties as Res);
+const topicId = logicalId(t, 'AWS::SNS::Topic', 'AlarmsTopic');
+const toTopic = alarms.filter((a) => (a.AlarmActions ?? []).some((x: Res) => x.Ref === topicId));
+const storage = synth().templates['StereoSpot-Storage'];
+const queueExport = (prefix: string): string => {
+  const id = Object.keys(storage.Resources).find((k) => k.startsWith(prefix) && storage.Resources[k].Type === 'AWS::SQS::Queue');
+  return `FnGetAtt${id}QueueName`;
+};
+
+describe('alarms', () => {
+  for (const q of ['Chunking', 'VideoWorker', 'SegmentOutput', 'Reassembly']) {
+    it(`${q}: DLQ depth > 0 and oldest message age`, () => {
+      const dlq = toTopic.filter((a) => JSON.stringify(a.Dimensions ?? []).includes(queueExport(`${q}Dlq`)));
+      assert.equal(dlq.length, 1);
+      assert.equal(dlq[0].MetricName, 'ApproximateNumberOfMessagesVisible');
+      assert.equal(dlq[0].ComparisonOperator, 'GreaterThanThreshold');
+      assert.equal(dlq[0].Threshold, 0);
+      const age = toTopic.filter(
+        (a) => a.MetricName === 'ApproximateAgeOfOldestMessage' && JSON.stringify(a.Dimensions).includes(queueExport(`${q}Queue`)),
+      );
+      assert.equal(age.length, 1);
+      assert.ok(age[0].Threshold >= 1800, 'age threshold of at least 30 min');
+    });
+  }
+
+  it('job failures: a metric filter per worker log group feeds one alarm', () => {
+    const filters = Object.values(t.findResources('AWS::Logs::MetricFilter')).map((f) => f.Properties as Res);
+    assert.equal(filters.length, 3);
+    const workerGroups = Object.values(t.findResources('AWS::ECS::TaskDefinition')).map(
+      (td) => td.Properties.ContainerDefinitions[0].LogConfiguration.Options['awslogs-group'].Ref,
+    );
+    assert.deepEqual(filters.map((f) => f.LogGroupName.Ref).sort(), workerGroups.sort());
+    for (const f of filters) {
+      assert.equal(f.FilterPattern, JOB_FAILED_PATTERN);
+      assert.equal(f.MetricTransformations[0].MetricName, 'JobsFailed');
+    }
+    const failed = toTopic.filter((a) => a.MetricName === 'JobsFailed');
+    assert.equal(failed.length, 1);
+    assert.equal(failed[0].Namespace, filters[0].MetricTransformations[0].MetricNamespace);
+    assert.equal(failed[0].Threshold, 1);
+    assert.equal(failed[0].ComparisonOperator, 'GreaterThanOrEqualToThreshold');
+  });
+
+  it('the job-failure pattern matches tracing JSON lines with event=job_failed only', () => {
+    assert.match(JOB_FAILED_PATTERN, /\$\.fields\.event = "job_failed"/);
+    assert.match(JOB_FAILED_PATTERN, /\$\.event = "job_failed"/);
+  });
+
+  it('nine alarms notify the topic (4 DLQ, 4 age, 1 failures)', () => {
+    assert.equal(toTopic.length, 9);
+  });
+});
