@@ -19,11 +19,14 @@ ARCH := $(shell uname -m)
 MEDIA := ../shared/media/big_buck_bunny_360p_24fps_60s.mp4
 DEMO_OUT := $(CURDIR)/out
 
+
+.PHONY: shapes-contract test-extra
 .PHONY: help deps deps-system deps-ort deps-python build demo test test-rust e2e bench fmt lint clean
 
 help:
 	@echo "make demo   - install deps, build, convert a clip to side-by-side 3D"
 	@echo "make test   - install test deps and run all tests"
+	@echo "make e2e    - the AWS worker pipeline end to end on a local AWS-protocol server"
 	@echo "make bench  - throughput benchmark (see BENCHMARKS.md)"
 
 ## --- dependencies ---------------------------------------------------------------------------
@@ -31,6 +34,9 @@ deps-system:
 	@command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || { \
 	  echo "installing ffmpeg (Debian package)"; \
 	  $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg >/dev/null; }
+	@python3 -m pip --version >/dev/null 2>&1 && python3 -c 'import venv, ensurepip' 2>/dev/null || { \
+	  echo "installing python3-pip and python3-venv (Debian packages)"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-pip python3-venv >/dev/null; }
 	@command -v cargo >/dev/null || { echo "error: Rust (cargo) is required: https://rustup.rs"; exit 1; }
 
 # The ONNX Runtime shared library, taken from the official PyPI wheel (Debian has none).
@@ -75,9 +81,20 @@ test: deps
 	cargo test --workspace --no-fail-fast 2>&1 | tee $(CACHE_DIR)/last-test.log; exit $${PIPESTATUS[0]}
 	@$(MAKE) --no-print-directory test-extra
 
+# The cloud flow on a local AWS-protocol server (moto): the worker binaries as processes, faults
+# included (docs/aws.md). `make test` runs these too (they are part of the integration target).
+e2e: deps
+	cargo test -p stereospot-workers --test integration aws_
+
 # Suites outside cargo (infra, Dockerfile lint); each fragment adds its targets here.
 TEST_EXTRA :=
 -include infra/infra.mk
+-include web-test/web.mk
+# After the infra suite: what `smoke-test provision` builds must match what the stacks declare.
+TEST_EXTRA += shapes-contract
+shapes-contract: infra-test deps-python
+	STEREOSPOT_INFRA_SHAPES=$(CURDIR)/infra/cdk.out.test/shapes.json \
+	  cargo test -p smoke-test --test shapes_contract -- --ignored
 test-extra: $(TEST_EXTRA)
 
 bench: deps-system deps-ort

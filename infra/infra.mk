@@ -24,7 +24,8 @@ INFRA_ENV_FILE ?= out/aws.env
 CDK_ARGS ?=
 # Stacks for diff/deploy (default: all, in dependency order).
 STACKS ?=
-CDK := cd $(INFRA_DIR) && npx --no-install cdk
+# --no-notices: no network call for CDK notices (cdk.json also turns CLI telemetry off).
+CDK := cd $(INFRA_DIR) && npx --no-install cdk --no-notices
 CDK_CONTEXT = -c prefix=$(INFRA_PREFIX) -c imageTag=$(IMAGE_TAG) -c inference=$(INFERENCE) $(CDK_ARGS)
 
 # Validation synths: every stack, in each shape the app can take.
@@ -35,6 +36,9 @@ variant_context = $(if $(filter inference,$(1)),-c inference=true,$(if $(filter 
 # Value of a stack output: $(call infra_output,Storage,HfTokenSecretArn)
 infra_output = aws cloudformation describe-stacks --stack-name $(INFRA_PREFIX)-$(1) \
 	--query "Stacks[0].Outputs[?OutputKey=='$(2)'].OutputValue" --output text
+
+# `make test` runs these after cargo (the top-level Makefile collects TEST_EXTRA).
+TEST_EXTRA += infra-test docker-lint
 
 .PHONY: infra-deps infra-build infra-synth infra-synth-variants infra-test infra-shapes infra-diff \
 	infra-deploy infra-env ecr-login images-push update-hf-token docker-lint infra-clean

@@ -12,11 +12,12 @@ import { QUEUE_SETTINGS } from './schemas';
 import { WorkQueue } from './storage-stack';
 
 /**
- * A job failure is a JSON log line (LOG_FORMAT=json, tracing's layout puts fields under
- * `fields`) with `event = "job_failed"`: the workers log it where they mark a job FAILED.
+ * The log lines (LOG_FORMAT=json, tracing's JSON with flattened event fields) the workers write
+ * where they mark a job FAILED: `job failed` (pipeline-core/src/steps/mod.rs, permanent errors)
+ * and `still failing after N receives; ...` (worker/run_loop.rs, gave up before the DLQ).
  */
-export const JOB_FAILED_EVENT = 'job_failed';
-export const JOB_FAILED_PATTERN = `{ ($.fields.event = "${JOB_FAILED_EVENT}") || ($.event = "${JOB_FAILED_EVENT}") }`;
+export const JOB_FAILED_MESSAGES = ['job failed', 'still failing after*'] as const;
+export const JOB_FAILED_PATTERN = `{ ${JOB_FAILED_MESSAGES.map((m) => `($.message = "${m}")`).join(' || ')} }`;
 export const JOBS_FAILED_METRIC = 'JobsFailed';
 
 export interface PipelineAlarmsProps {
@@ -74,7 +75,7 @@ export class PipelineAlarms extends Construct {
     });
     this.add(
       new cloudwatch.Alarm(this, 'JobFailures', {
-        alarmDescription: 'A worker marked a job FAILED (see the workers\' logs for event=job_failed)',
+        alarmDescription: 'A worker marked a job FAILED (its log: "job failed" or "still failing after ...")',
         metric: new cloudwatch.Metric({
           namespace: props.namespace,
           metricName: JOBS_FAILED_METRIC,

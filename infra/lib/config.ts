@@ -29,6 +29,8 @@ export interface Config {
   readonly convergence?: string;
   readonly modelPath?: string;
   readonly modelProfile?: string;
+  /** SageMaker model artifact (`s3://bucket/key.tar.gz`), unpacked to /opt/ml/model. */
+  readonly modelDataUrl?: string;
 }
 
 /** Fargate refuses a stopTimeout above 120 s; the container gets the grace plus this margin. */
@@ -129,7 +131,15 @@ export function loadConfig(get: ContextGetter): Config {
     convergence: opt(get, 'convergence'),
     modelPath: opt(get, 'modelPath'),
     modelProfile: opt(get, 'modelProfile'),
+    modelDataUrl: s3Url(opt(get, 'modelDataUrl')),
   };
+}
+
+function s3Url(v: string | undefined): string | undefined {
+  if (v !== undefined && !/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/.+/.test(v)) {
+    throw new Error(`context modelDataUrl: ${JSON.stringify(v)} is not s3://bucket/key`);
+  }
+  return v;
 }
 
 export function configFromNode(node: Node): Config {

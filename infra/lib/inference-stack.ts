@@ -61,6 +61,16 @@ export class InferenceStack extends Stack {
         }),
       ],
     });
+    if (config.modelDataUrl) {
+      const [, bucket, key] = /^s3:\/\/([^/]+)\/(.+)$/.exec(config.modelDataUrl) ?? [];
+      policy.addStatements(
+        new iam.PolicyStatement({
+          sid: 'ModelArtifact',
+          actions: ['s3:GetObject'],
+          resources: [`arn:${Aws.PARTITION}:s3:::${bucket}/${key}`],
+        }),
+      );
+    }
 
     const gpu = isGpuInstance(config.sagemakerInstanceType);
     this.modelEnvironment = { [ENV.LOG_FORMAT]: 'json', [ENV.DEPTH_DEVICE]: gpu ? 'cuda' : 'cpu' };
@@ -72,6 +82,9 @@ export class InferenceStack extends Stack {
       primaryContainer: {
         image: repository.repositoryUriForTag(config.imageTag),
         mode: 'SingleModel',
+        // Unpacked to /opt/ml/model, where inference-server looks for its *.onnx; without it the
+        // server runs MODEL_PATH or its embedded model.
+        modelDataUrl: config.modelDataUrl,
         environment: this.modelEnvironment,
       },
       enableNetworkIsolation: true,

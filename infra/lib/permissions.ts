@@ -46,13 +46,16 @@ const UPDATE = 'dynamodb:UpdateItem';
 const QUERY = 'dynamodb:Query';
 
 /**
- * media-worker: chunking queue; reads `input/`, writes `segments/` (input bucket); creates the
- * job, records chunking, can fail it.
- * video-worker: video-worker queue; reads `segments/`; writes output segments (tagged for the
- * expiry rule, hence PutObjectTagging); updates job progress, can fail it.
- * reassembler: segment-output and reassembly queues (and sends to the latter); reads output
- * segments and the original upload (its audio); writes `final.mp4`; records completions, claims
- * reassembly, completes or fails the job.
+ * Matches what pipeline-core's steps call (steps/chunk.rs, stereo.rs, complete.rs, reassemble.rs,
+ * adapters/aws/*):
+ * media-worker: chunking queue; reads the upload (`input/`), writes `segments/`; creates the job
+ * (PutItem), reads it, records chunking and status, can fail it (UpdateItem).
+ * video-worker: video-worker queue; reads `segments/`; HEADs (skip if done) and writes its output
+ * segment, tagged for the expiry rule (PutObjectTagging); reads the job, adds progress, can fail it.
+ * reassembler: segment-output and reassembly queues, sends to the latter; reads output segments,
+ * HEADs and writes `final.mp4`, reads the upload (its audio); records a completion (transaction:
+ * Put SegmentCompletions + Update Jobs), queries completions, claims reassembly (conditional Put),
+ * completes or fails the job.
  */
 export const WORKER_ACCESS: Record<WorkerName, WorkerAccess> = {
   'media-worker': {
@@ -68,10 +71,10 @@ export const WORKER_ACCESS: Record<WorkerName, WorkerAccess> = {
   'video-worker': {
     consumes: ['video-worker'],
     sendsTo: [],
-    lists: ['input'],
+    lists: ['input', 'output'],
     objects: [
       { bucket: 'input', keys: 'segments/*', actions: S3_READ },
-      { bucket: 'output', keys: 'jobs/*/segments/*', actions: [...S3_WRITE, 's3:PutObjectTagging'] },
+      { bucket: 'output', keys: 'jobs/*/segments/*', actions: [...S3_READ, ...S3_WRITE, 's3:PutObjectTagging'] },
     ],
     tables: [{ table: 'jobs', actions: [GET, UPDATE] }],
   },
@@ -82,12 +85,12 @@ export const WORKER_ACCESS: Record<WorkerName, WorkerAccess> = {
     objects: [
       { bucket: 'input', keys: 'input/*', actions: S3_READ },
       { bucket: 'output', keys: 'jobs/*/segments/*', actions: S3_READ },
-      { bucket: 'output', keys: 'jobs/*/final.mp4', actions: S3_WRITE },
+      { bucket: 'output', keys: 'jobs/*/final.mp4', actions: [...S3_READ, ...S3_WRITE] },
     ],
     tables: [
       { table: 'jobs', actions: [GET, UPDATE] },
-      { table: 'segment-completions', actions: [GET, PUT, QUERY] },
-      { table: 'reassembly-triggered', actions: [GET, PUT, UPDATE] },
+      { table: 'segment-completions', actions: [PUT, QUERY] },
+      { table: 'reassembly-triggered', actions: [PUT] },
     ],
   },
 };

@@ -34,10 +34,10 @@ export interface QueueSettings {
 }
 
 export const QUEUE_SETTINGS: Record<QueueRole, QueueSettings> = {
-  chunking: { visibilityTimeout: Duration.minutes(15), maxReceiveCount: 3, oldestMessageAlarm: Duration.minutes(30) },
-  'video-worker': { visibilityTimeout: Duration.minutes(30), maxReceiveCount: 3, oldestMessageAlarm: Duration.hours(1) },
-  'segment-output': { visibilityTimeout: Duration.minutes(5), maxReceiveCount: 5, oldestMessageAlarm: Duration.minutes(30) },
-  reassembly: { visibilityTimeout: Duration.minutes(10), maxReceiveCount: 5, oldestMessageAlarm: Duration.minutes(30) },
+  chunking: { visibilityTimeout: Duration.minutes(15), maxReceiveCount: 4, oldestMessageAlarm: Duration.minutes(30) },
+  'video-worker': { visibilityTimeout: Duration.minutes(30), maxReceiveCount: 4, oldestMessageAlarm: Duration.hours(1) },
+  'segment-output': { visibilityTimeout: Duration.minutes(5), maxReceiveCount: 4, oldestMessageAlarm: Duration.minutes(30) },
+  reassembly: { visibilityTimeout: Duration.minutes(10), maxReceiveCount: 4, oldestMessageAlarm: Duration.minutes(30) },
 };
 
 export const QUEUE_ROLES: readonly QueueRole[] = ['chunking', 'video-worker', 'segment-output', 'reassembly'];

@@ -1,7 +1,10 @@
 // Alarms: DLQ depth > 0, oldest-message age, job failures; all notify the SNS topic.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { JOB_FAILED_PATTERN } from '../lib/alarms';
+import { repoRoot } from '../lib/contract';
 import { logicalId, synth, template } from './fixtures';
 
 type Res = Record<string, any>;
@@ -49,9 +52,12 @@ describe('alarms', () => {
     assert.equal(failed[0].ComparisonOperator, 'GreaterThanOrEqualToThreshold');
   });
 
-  it('the job-failure pattern matches tracing JSON lines with event=job_failed only', () => {
-    assert.match(JOB_FAILED_PATTERN, /\$\.fields\.event = "job_failed"/);
-    assert.match(JOB_FAILED_PATTERN, /\$\.event = "job_failed"/);
+  it('the job-failure pattern names the messages the workers log when they fail a job', () => {
+    assert.equal(JOB_FAILED_PATTERN, '{ ($.message = "job failed") || ($.message = "still failing after*") }');
+    // The Rust sources still log them (a reworded message would silently stop the alarm).
+    const src = (f: string) => readFileSync(resolve(repoRoot(), 'pipeline-core/src', f), 'utf8');
+    assert.match(src('steps/mod.rs'), /tracing::error!\([^;]*"job failed"\)/);
+    assert.match(src('worker/run_loop.rs'), /error!\([^;]*"still failing after \{\} receives/);
   });
 
   it('nine alarms notify the topic (4 DLQ, 4 age, 1 failures)', () => {

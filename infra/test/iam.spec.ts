@@ -60,7 +60,9 @@ const EXPECTED: Record<string, string[]> = {
   'video-worker': [
     ...consume('VideoWorkerQueue'),
     's3:ListBucket InputBucket',
+    's3:ListBucket OutputBucket',
     's3:GetObject InputBucket/segments/*',
+    's3:GetObject OutputBucket/jobs/*/segments/*',
     ...write('OutputBucket/jobs/*/segments/*'),
     's3:PutObjectTagging OutputBucket/jobs/*/segments/*',
     'dynamodb:GetItem JobsTable',
@@ -74,15 +76,13 @@ const EXPECTED: Record<string, string[]> = {
     's3:ListBucket OutputBucket',
     's3:GetObject InputBucket/input/*',
     's3:GetObject OutputBucket/jobs/*/segments/*',
+    's3:GetObject OutputBucket/jobs/*/final.mp4',
     ...write('OutputBucket/jobs/*/final.mp4'),
     'dynamodb:GetItem JobsTable',
     'dynamodb:UpdateItem JobsTable',
-    'dynamodb:GetItem SegmentCompletionsTable',
     'dynamodb:PutItem SegmentCompletionsTable',
     'dynamodb:Query SegmentCompletionsTable',
-    'dynamodb:GetItem ReassemblyTriggeredTable',
     'dynamodb:PutItem ReassemblyTriggeredTable',
-    'dynamodb:UpdateItem ReassemblyTriggeredTable',
   ],
 };
 

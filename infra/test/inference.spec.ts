@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { INFERENCE_AMI_VERSION } from '../lib/inference-stack';
+import { buildPipeline } from '../lib/pipeline-app';
 import { resolveRef } from '../lib/templates';
 import { synth, template } from './fixtures';
 
@@ -46,6 +47,21 @@ describe('inference (context inference=true)', () => {
     const ref = resolveRef(templates, 'StereoSpot-Compute', env.SAGEMAKER_ENDPOINT_NAME);
     assert.deepEqual([ref?.stack, ref?.type, ref?.attr], ['StereoSpot-Inference', 'AWS::SageMaker::Endpoint', 'EndpointName']);
     assert.equal(env.DEPTH_DEVICE, undefined);
+  });
+
+  it('an optional model artifact from S3, readable by the execution role only as that object', () => {
+    const { app } = buildPipeline({ context: { inference: 'true', modelDataUrl: 's3://my-models/depth/model.tar.gz' } });
+    const inf = app.synth().getStackByName('StereoSpot-Inference').template;
+    const model = Object.values(inf.Resources as Res).find((r: Res) => r.Type === 'AWS::SageMaker::Model');
+    assert.equal(model.Properties.PrimaryContainer.ModelDataUrl, 's3://my-models/depth/model.tar.gz');
+    const statements = Object.values(inf.Resources as Res)
+      .filter((r: Res) => r.Type === 'AWS::IAM::Policy')
+      .flatMap((r: Res) => r.Properties.PolicyDocument.Statement);
+    const s3 = statements.filter((st: Res) => JSON.stringify(st.Action).includes('s3:'));
+    assert.equal(s3.length, 1);
+    assert.equal(s3[0].Action, 's3:GetObject');
+    assert.deepEqual(s3[0].Resource['Fn::Join'][1].slice(-1), [':s3:::my-models/depth/model.tar.gz']);
+    assert.throws(() => buildPipeline({ context: { inference: 'true', modelDataUrl: 'https://x/y' } }), /not s3:\/\/bucket\/key/);
   });
 
   it('default video-worker env: INFERENCE_BACKEND=local, no endpoint', () => {

@@ -18,10 +18,10 @@ const EXPECTED = {
     output: { notifications: [{ event: 's3:ObjectCreated:*', prefix: 'jobs/', suffix: '.mp4', queue: 'segment-output' }] },
   },
   queues: {
-    chunking: { visibility_timeout_seconds: 900, dlq_max_receive_count: 3 },
-    'video-worker': { visibility_timeout_seconds: 1800, dlq_max_receive_count: 3 },
-    'segment-output': { visibility_timeout_seconds: 300, dlq_max_receive_count: 5 },
-    reassembly: { visibility_timeout_seconds: 600, dlq_max_receive_count: 5 },
+    chunking: { visibility_timeout_seconds: 900, dlq_max_receive_count: 4 },
+    'video-worker': { visibility_timeout_seconds: 1800, dlq_max_receive_count: 4 },
+    'segment-output': { visibility_timeout_seconds: 300, dlq_max_receive_count: 4 },
+    reassembly: { visibility_timeout_seconds: 600, dlq_max_receive_count: 4 },
   },
   tables: {
     jobs: {

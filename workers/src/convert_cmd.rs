@@ -2,7 +2,7 @@
 use crate::progress::ConsoleProgress;
 use clap::Args;
 use pipeline_core::convert::{convert, ConvertOptions, ConvertSummary};
-use pipeline_core::depth::factory_from_args;
+use pipeline_core::depth::remote::{build_factory, Backend, BackendArgs};
 use pipeline_core::media::EncodeSettings;
 use pipeline_core::steps::{Settings, StereoSettings};
 use pipeline_core::stereo::{Layout, StereoParams};
@@ -38,6 +38,16 @@ pub struct ConvertArgs {
     /// Frames per inference call.
     #[arg(long, default_value_t = 4)]
     pub batch: usize,
+    /// local | http | sagemaker: where depth inference runs (remote backends: docs/inference.md;
+    /// INFERENCE_TIMEOUT_SECONDS and INFERENCE_MAX_ATTEMPTS tune their calls).
+    #[arg(long, default_value = "local")]
+    pub inference_backend: Backend,
+    /// Base URL of an inference-server, for --inference-backend http.
+    #[arg(long)]
+    pub inference_url: Option<String>,
+    /// SageMaker endpoint name, for --inference-backend sagemaker.
+    #[arg(long)]
+    pub sagemaker_endpoint: Option<String>,
     /// Target segment length; pieces are cut at the next keyframe.
     #[arg(long, default_value_t = 10.0)]
     pub segment_seconds: f64,
@@ -86,8 +96,13 @@ fn fingerprint(a: &ConvertArgs) -> String {
             format!("{}:{len}", canon.display())
         }
     };
+    // Remote backends differ from local by quantisation only, but a resumed job must not mix them.
+    let backend = match a.inference_backend {
+        Backend::Local => String::new(),
+        other => format!(";backend={other}"),
+    };
     format!(
-        "layout={};div={};conv={};model={model};profile={};seg={};preset={};crf={}",
+        "layout={};div={};conv={};model={model};profile={};seg={};preset={};crf={}{backend}",
         a.layout,
         a.divergence,
         a.convergence,
@@ -113,11 +128,18 @@ pub async fn run(args: ConvertArgs) -> anyhow::Result<ConvertSummary> {
         anyhow::bail!("--crf must be 0..51");
     }
     // Load and check the model before touching any file: a bad model fails in a second.
-    let factory = factory_from_args(
-        args.model.clone(),
-        args.model_profile.as_deref(),
-        &args.device,
-        args.batch,
+    let factory = build_factory(
+        &BackendArgs {
+            backend: args.inference_backend,
+            model: args.model.clone(),
+            profile: args.model_profile.clone(),
+            device: args.device.clone(),
+            batch: args.batch,
+            inference_url: args.inference_url.clone(),
+            sagemaker_endpoint: args.sagemaker_endpoint.clone(),
+            ..BackendArgs::default()
+        }
+        .with_tuning_from_env()?,
     )?;
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
@@ -143,7 +165,7 @@ pub async fn run(args: ConvertArgs) -> anyhow::Result<ConvertSummary> {
         // Two segments at once even on 2 cores: one pipeline's start-up and drain overlap the
         // other's steady state (measured: +14% fps on 2 cores, see BENCHMARKS.md).
         concurrency: args.jobs.unwrap_or((cores / 2).clamp(2, 8)),
-        depth: Arc::new(factory),
+        depth: factory,
         keep_intermediates: args.keep_intermediates,
     };
     let progress = Arc::new(ConsoleProgress::new(

@@ -21,9 +21,12 @@ impl ConsoleProgress {
         let bar = (interactive && !quiet).then(|| {
             let b = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
             let style = ProgressStyle::with_template(
-                "{spinner} {msg:10} [{bar:30}] {pos}/{len} frames  {per_sec}  ETA {eta}",
+                "{spinner} {msg:14} [{bar:30}] {pos}/{len} frames  {fps}  ETA {eta}",
             )
             .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .with_key("fps", |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{:.1} fps", s.per_sec());
+            })
             .progress_chars("=> ");
             b.set_style(style);
             b.enable_steady_tick(Duration::from_millis(200));

@@ -76,3 +76,23 @@ pub const VISIBILITY_TIMEOUT_SECONDS: &str = "VISIBILITY_TIMEOUT_SECONDS";
 /// Heartbeat period of in-flight messages, in seconds, below VISIBILITY_TIMEOUT_SECONDS
 /// (reassembler 30, media-worker and video-worker 60).
 pub const HEARTBEAT_SECONDS: &str = "HEARTBEAT_SECONDS";
+
+// --- web-ui (docs/web-api.md) ---
+/// Address the web-ui listens on (0.0.0.0:8080).
+pub const WEB_LISTEN_ADDR: &str = "WEB_LISTEN_ADDR";
+/// Access control of the web-ui: none | bearer | alb-oidc (required, no default).
+pub const WEB_AUTH: &str = "WEB_AUTH";
+/// The bearer token, for WEB_AUTH=bearer (at least 16 characters).
+pub const WEB_AUTH_TOKEN: &str = "WEB_AUTH_TOKEN";
+/// Largest upload `POST /api/jobs` accepts, in bytes (4 GiB).
+pub const WEB_MAX_UPLOAD_BYTES: &str = "WEB_MAX_UPLOAD_BYTES";
+/// Uploads up to this size get one presigned PUT, larger ones a multipart upload (100 MiB).
+pub const WEB_SINGLE_PUT_MAX_BYTES: &str = "WEB_SINGLE_PUT_MAX_BYTES";
+/// Part size of multipart uploads, 5 MiB..5 GiB (64 MiB).
+pub const WEB_PART_BYTES: &str = "WEB_PART_BYTES";
+/// Lifetime of presigned upload URLs, in seconds (3600).
+pub const WEB_UPLOAD_URL_SECONDS: &str = "WEB_UPLOAD_URL_SECONDS";
+/// Lifetime of presigned result URLs, in seconds (3600).
+pub const WEB_RESULT_URL_SECONDS: &str = "WEB_RESULT_URL_SECONDS";
+/// How often a `/events` stream reads the job record, in milliseconds (1000).
+pub const WEB_EVENTS_POLL_MS: &str = "WEB_EVENTS_POLL_MS";

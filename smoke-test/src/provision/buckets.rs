@@ -37,14 +37,34 @@ pub async fn ensure_bucket(s3: &Client, name: &str, region: &str) -> Result<()> 
 /// A notification rule as (event, prefix, suffix, queue ARN), for comparisons.
 pub type RuleKey = (String, Option<String>, Option<String>, String);
 
+/// moto answers an empty notification configuration with a self-closing
+/// `<GetBucketNotificationResponse/>` root, which the SDK refuses to parse (AWS sends an empty
+/// `<NotificationConfiguration/>`).
+fn is_moto_empty_configuration<E>(e: &aws_sdk_s3::error::SdkError<E>) -> bool {
+    e.raw_response().is_some_and(|r| {
+        let body = r
+            .body()
+            .bytes()
+            .map(String::from_utf8_lossy)
+            .unwrap_or_default();
+        r.status().as_u16() == 200
+            && body.contains("<GetBucketNotificationResponse")
+            && body.trim_end().ends_with("/>")
+    })
+}
+
 /// The queue notification rules currently set on `bucket`.
 pub async fn current_rules(s3: &Client, bucket: &str) -> Result<Vec<RuleKey>> {
-    let out = s3
+    let out = match s3
         .get_bucket_notification_configuration()
         .bucket(bucket)
         .send()
         .await
-        .map_err(|e| aws_err(&format!("get notifications of {bucket}"), &e))?;
+    {
+        Ok(out) => out,
+        Err(e) if is_moto_empty_configuration(&e) => return Ok(Vec::new()),
+        Err(e) => return Err(aws_err(&format!("get notifications of {bucket}"), &e)),
+    };
     let mut rules = Vec::new();
     for q in out.queue_configurations() {
         let filter = q

@@ -7,6 +7,13 @@ mod aws_faults;
 #[cfg(feature = "aws")]
 mod aws_support;
 mod bad_input;
+#[cfg(feature = "aws")]
+mod coordination_bench;
 mod convert;
+mod inference;
 mod resume;
 mod util;
+#[cfg(feature = "aws")]
+mod web_api;
+#[cfg(feature = "aws")]
+mod web_support;

@@ -10,7 +10,7 @@ pub mod s3_store;
 pub mod sqs_queue;
 
 pub use dynamo_jobs::DynamoJobStore;
-pub use errors::{classify_sdk_error, is_transient_code};
+pub use errors::{classify_sdk_error, is_transient_code, retry, retry_sdk, to_pipeline_error};
 pub use resources::AwsResources;
 pub use s3_store::S3Store;
 pub use sqs_queue::SqsQueue;

@@ -77,7 +77,7 @@ impl S3Store {
             // A fresh body per attempt: the file is re-read on retry.
             let body = ByteStream::from_path(path)
                 .await
-                .map_err(|e| aws_sdk_s3::error::SdkError::construction_failure(e))?;
+                .map_err(aws_sdk_s3::error::SdkError::construction_failure)?;
             self.client
                 .put_object()
                 .bucket(&self.bucket)
@@ -205,7 +205,7 @@ fn content_type(key: &str) -> Option<&'static str> {
 
 /// Failure while downloading: either the request or the body stream / local file.
 enum GetError {
-    Sdk(aws_sdk_s3::error::SdkError<aws_sdk_s3::operation::get_object::GetObjectError>),
+    Sdk(Box<aws_sdk_s3::error::SdkError<aws_sdk_s3::operation::get_object::GetObjectError>>),
     NotFound,
     Stream(String),
     Local(PipelineError),
@@ -262,7 +262,7 @@ impl ObjectStore for S3Store {
                         if missing {
                             GetError::NotFound
                         } else {
-                            GetError::Sdk(e)
+                            GetError::Sdk(Box::new(e))
                         }
                     })?;
                 let tmp = tempfile::Builder::new()

@@ -305,7 +305,8 @@ mod tests {
             if call < self.fail_first {
                 return Err((self.failure)());
             }
-            let view = wire::decode_frames(body).map_err(|e| DepthError::Inference(e.to_string()))?;
+            let view =
+                wire::decode_frames(body).map_err(|e| DepthError::Inference(e.to_string()))?;
             let h = view.header;
             self.sizes
                 .lock()
@@ -317,11 +318,16 @@ mod tests {
                 .map(|f| DepthMap {
                     width: f.width,
                     height: f.height,
-                    data: f.rgb.chunks_exact(3).map(|p| f32::from(p[0]) / 255.0).collect(),
+                    data: f
+                        .rgb
+                        .chunks_exact(3)
+                        .map(|p| f32::from(p[0]) / 255.0)
+                        .collect(),
                 })
                 .collect();
             let mut out = Vec::new();
-            wire::encode_depth(&mut out, &maps).map_err(|e| DepthError::Inference(e.to_string()))?;
+            wire::encode_depth(&mut out, &maps)
+                .map_err(|e| DepthError::Inference(e.to_string()))?;
             Ok(out)
         }
     }
@@ -366,7 +372,12 @@ mod tests {
         for m in &maps {
             assert_eq!((m.width, m.height), (344, 192));
             // Left edge dark, right edge bright: the horizontal gradient survived the resize.
-            assert!(m.data[0] < 0.01 && m.data[343] > 0.99, "{} {}", m.data[0], m.data[343]);
+            assert!(
+                m.data[0] < 0.01 && m.data[343] > 0.99,
+                "{} {}",
+                m.data[0],
+                m.data[343]
+            );
             assert!(m.data[..344].windows(2).all(|w| w[0] <= w[1]));
         }
         assert!(est.describe().contains("profile stereospot-cues"));
@@ -393,7 +404,11 @@ mod tests {
         for (p, px) in sent.chunks_exact(3).enumerate() {
             for c in 0..3 {
                 let exact = planar[c * 960 + p];
-                assert!((f32::from(px[c]) - exact).abs() <= 0.5 + 1e-3, "{exact} vs {}", px[c]);
+                assert!(
+                    (f32::from(px[c]) - exact).abs() <= 0.5 + 1e-3,
+                    "{exact} vs {}",
+                    px[c]
+                );
             }
         }
         // Packing a frame already at the model size is lossless.
@@ -429,7 +444,13 @@ mod tests {
             5
         ];
         assert_eq!(est.estimate(&frames).expect("estimate").len(), 5);
-        let sizes: Vec<u32> = echo.sizes.lock().expect("lock").iter().map(|s| s.0).collect();
+        let sizes: Vec<u32> = echo
+            .sizes
+            .lock()
+            .expect("lock")
+            .iter()
+            .map(|s| s.0)
+            .collect();
         assert_eq!(sizes, vec![2, 2, 1]);
         // Not even one frame fits: a permanent error naming the limit.
         let mut tiny = RemoteEstimator::new(echo, Arc::new(settings(16, 1000)));
@@ -455,11 +476,15 @@ mod tests {
         let mut est = RemoteEstimator::new(down.clone(), Arc::new(settings(4, MAX_REQUEST_BYTES)));
         let err = est.estimate(&frames).expect_err("always busy");
         assert!(err.is_transient());
-        assert!(err.to_string().contains("gave up after 3 attempts"), "{err}");
+        assert!(
+            err.to_string().contains("gave up after 3 attempts"),
+            "{err}"
+        );
         assert_eq!(down.calls.load(Ordering::SeqCst), 3);
 
         let broken = Echo::new(usize::MAX, || DepthError::Inference("model error".into()));
-        let mut est = RemoteEstimator::new(broken.clone(), Arc::new(settings(4, MAX_REQUEST_BYTES)));
+        let mut est =
+            RemoteEstimator::new(broken.clone(), Arc::new(settings(4, MAX_REQUEST_BYTES)));
         let err = est.estimate(&frames).expect_err("model error");
         assert!(!err.is_transient());
         assert_eq!(broken.calls.load(Ordering::SeqCst), 1, "no retry");

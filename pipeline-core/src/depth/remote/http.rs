@@ -55,7 +55,11 @@ pub fn invocations_url(base: &str) -> Result<String, DepthError> {
 }
 
 impl HttpTransport {
-    pub fn new(base_url: &str, profile: &str, timeout: Duration) -> Result<HttpTransport, DepthError> {
+    pub fn new(
+        base_url: &str,
+        profile: &str,
+        timeout: Duration,
+    ) -> Result<HttpTransport, DepthError> {
         let url = invocations_url(base_url)?;
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
@@ -137,9 +141,9 @@ impl Transport for HttpTransport {
 
 fn transport_error(url: &str, timeout: Duration, e: ureq::Error) -> DepthError {
     match e {
-        ureq::Error::Timeout(which) => DepthError::Transient(format!(
-            "{url}: no answer within {timeout:?} ({which})"
-        )),
+        ureq::Error::Timeout(which) => {
+            DepthError::Transient(format!("{url}: no answer within {timeout:?} ({which})"))
+        }
         ureq::Error::Io(_)
         | ureq::Error::ConnectionFailed
         | ureq::Error::HostNotFound
@@ -165,7 +169,9 @@ mod tests {
             Some("http://127.0.0.1:8080/invocations")
         );
         assert_eq!(
-            invocations_url(" http://inference.internal:8080/ ").ok().as_deref(),
+            invocations_url(" http://inference.internal:8080/ ")
+                .ok()
+                .as_deref(),
             Some("http://inference.internal:8080/invocations")
         );
         assert_eq!(
@@ -211,7 +217,10 @@ mod tests {
         .expect("transport");
         let err = t.invoke(b"x").expect_err("refused");
         assert!(err.is_transient(), "{err}");
-        assert!(err.to_string().contains(&format!("127.0.0.1:{port}")), "{err}");
+        assert!(
+            err.to_string().contains(&format!("127.0.0.1:{port}")),
+            "{err}"
+        );
     }
 
     #[test]
@@ -223,7 +232,7 @@ mod tests {
             let mut held = Vec::new();
             if let Ok((s, _)) = listener.accept() {
                 held.push(s);
-                std::thread::sleep(Duration::from_secs(3));
+                std::thread::sleep(Duration::from_millis(1500));
             }
         });
         let t = HttpTransport::new(

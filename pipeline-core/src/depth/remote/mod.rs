@@ -109,7 +109,10 @@ fn parse_var<T: FromStr>(
     ok: impl Fn(&T) -> bool,
     expected: &str,
 ) -> Result<Option<T>, DepthError> {
-    match get(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty()) {
+    match get(name)
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+    {
         None => Ok(None),
         Some(raw) => match raw.parse::<T>() {
             Ok(v) if ok(&v) => Ok(Some(v)),
@@ -121,7 +124,9 @@ fn parse_var<T: FromStr>(
 }
 
 fn non_empty(get: &impl Fn(&str) -> Option<String>, name: &str) -> Option<String> {
-    get(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+    get(name)
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
 }
 
 impl BackendArgs {
@@ -147,9 +152,9 @@ impl BackendArgs {
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<BackendArgs, DepthError> {
         let backend = match non_empty(&get, env_names::INFERENCE_BACKEND) {
             None => Backend::Local,
-            Some(raw) => raw
-                .parse()
-                .map_err(|e| DepthError::Config(format!("{}: {e}", env_names::INFERENCE_BACKEND)))?,
+            Some(raw) => raw.parse().map_err(|e| {
+                DepthError::Config(format!("{}: {e}", env_names::INFERENCE_BACKEND))
+            })?,
         };
         let mut args = BackendArgs {
             backend,
@@ -179,7 +184,10 @@ impl BackendArgs {
         Ok(self)
     }
 
-    fn apply_tuning_from(&mut self, get: &impl Fn(&str) -> Option<String>) -> Result<(), DepthError> {
+    fn apply_tuning_from(
+        &mut self,
+        get: &impl Fn(&str) -> Option<String>,
+    ) -> Result<(), DepthError> {
         if let Some(secs) = parse_var::<f64>(
             get,
             env_names::INFERENCE_TIMEOUT_SECONDS,
@@ -299,8 +307,11 @@ mod tests {
         assert_eq!((args.batch, args.max_attempts), (4, 3));
         assert_eq!(args.timeout, Duration::from_secs(60));
         // Empty values count as unset.
-        let args = BackendArgs::from_lookup(lookup(&[("INFERENCE_BACKEND", " "), ("DEPTH_BATCH_SIZE", "")]))
-            .expect("empty");
+        let args = BackendArgs::from_lookup(lookup(&[
+            ("INFERENCE_BACKEND", " "),
+            ("DEPTH_BATCH_SIZE", ""),
+        ]))
+        .expect("empty");
         assert_eq!(args, BackendArgs::default());
     }
 
@@ -366,7 +377,10 @@ mod tests {
         })
         .err()
         .expect("model file");
-        assert!(err.to_string().contains("loaded by the inference server"), "{err}");
+        assert!(
+            err.to_string().contains("loaded by the inference server"),
+            "{err}"
+        );
         let err = build_factory(&BackendArgs {
             inference_url: Some("http://x:1".into()),
             profile: Some("dpt".into()),
@@ -383,7 +397,11 @@ mod tests {
         .expect("http factory");
         let est = ok.create().expect("estimator");
         assert_eq!(est.max_batch(), 8);
-        assert!(est.describe().contains("http://127.0.0.1:1/invocations"), "{}", est.describe());
+        assert!(
+            est.describe().contains("http://127.0.0.1:1/invocations"),
+            "{}",
+            est.describe()
+        );
 
         let sm = BackendArgs {
             backend: Backend::SageMaker,

@@ -40,7 +40,9 @@ impl Bridge {
             .thread_name("sagemaker-io")
             .enable_all()
             .build()
-            .map_err(|e| DepthError::Config(format!("cannot start the SageMaker I/O runtime: {e}")))?;
+            .map_err(|e| {
+                DepthError::Config(format!("cannot start the SageMaker I/O runtime: {e}"))
+            })?;
         Ok(Bridge { rt: Some(rt) })
     }
 
@@ -50,10 +52,9 @@ impl Bridge {
         F: Future<Output = T> + Send + 'static,
         T: Send + 'static,
     {
-        let rt = self
-            .rt
-            .as_ref()
-            .ok_or_else(|| DepthError::Transient("the SageMaker I/O runtime is shut down".into()))?;
+        let rt = self.rt.as_ref().ok_or_else(|| {
+            DepthError::Transient("the SageMaker I/O runtime is shut down".into())
+        })?;
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         let task = rt.spawn(async move {
             let _ = tx.send(fut.await);
@@ -236,7 +237,8 @@ pub fn sagemaker_factory(
     endpoint: &str,
     settings: RemoteSettings,
 ) -> Result<SageMakerFactory, DepthError> {
-    let transport = SageMakerTransport::from_env(endpoint, &settings.profile.name, settings.timeout)?;
+    let transport =
+        SageMakerTransport::from_env(endpoint, &settings.profile.name, settings.timeout)?;
     Ok(RemoteFactory::new(transport, settings))
 }
 
@@ -247,14 +249,20 @@ mod tests {
     #[test]
     fn bridge_runs_from_plain_and_async_threads_and_times_out() {
         let bridge = Arc::new(Bridge::new().expect("bridge"));
-        assert_eq!(bridge.run(async { 41 + 1 }, Duration::from_secs(5)).ok(), Some(42));
+        assert_eq!(
+            bridge.run(async { 41 + 1 }, Duration::from_secs(5)).ok(),
+            Some(42)
+        );
         let err = bridge
             .run(
                 async { tokio::time::sleep(Duration::from_secs(30)).await },
                 Duration::from_millis(100),
             )
             .expect_err("timeout");
-        assert!(err.is_transient() && err.to_string().contains("no result within"), "{err}");
+        assert!(
+            err.is_transient() && err.to_string().contains("no result within"),
+            "{err}"
+        );
         // From inside another runtime's spawn_blocking and from its async context (blocking it
         // briefly), and dropped inside an async context: no panic, no deadlock.
         let outer = tokio::runtime::Builder::new_current_thread()

@@ -43,7 +43,9 @@ pub enum WireError {
     BadCount { count: u32 },
     #[error("size {width}x{height} out of range 1..={MAX_DIM}")]
     BadSize { width: u32, height: u32 },
-    #[error("header says {count} x {width}x{height} ({expected} bytes in all), payload is {actual}")]
+    #[error(
+        "header says {count} x {width}x{height} ({expected} bytes in all), payload is {actual}"
+    )]
     LengthMismatch {
         count: u32,
         width: u32,
@@ -154,7 +156,9 @@ pub fn frames_request_len(count: usize, width: u32, height: u32) -> usize {
 
 /// Most frames of `width` x `height` that fit in `max_bytes` (0 if not even one does).
 pub fn frames_per_request(width: u32, height: u32, max_bytes: usize) -> usize {
-    let per_frame = (width as usize).saturating_mul(height as usize).saturating_mul(3);
+    let per_frame = (width as usize)
+        .saturating_mul(height as usize)
+        .saturating_mul(3);
     if per_frame == 0 {
         return 0;
     }
@@ -225,7 +229,9 @@ impl<'a> FramesView<'a> {
     /// Frame `i` (`i < len()`), `None` past the end.
     pub fn frame(&self, i: usize) -> Option<FrameRef<'a>> {
         let n = self.header.width as usize * self.header.height as usize * 3;
-        let rgb = self.pixels.get(i.checked_mul(n)?..(i + 1).checked_mul(n)?)?;
+        let rgb = self
+            .pixels
+            .get(i.checked_mul(n)?..(i + 1).checked_mul(n)?)?;
         Some(FrameRef {
             width: self.header.width,
             height: self.header.height,
@@ -296,7 +302,10 @@ pub fn encode_depth(buf: &mut Vec<u8>, maps: &[DepthMap]) -> Result<(), WireErro
 }
 
 /// Parse a depth response; `expected_count` (the frames sent) must match when given.
-pub fn decode_depth(body: &[u8], expected_count: Option<usize>) -> Result<Vec<DepthMap>, WireError> {
+pub fn decode_depth(
+    body: &[u8],
+    expected_count: Option<usize>,
+) -> Result<Vec<DepthMap>, WireError> {
     let h = read_header(body, DEPTH_MAGIC, "a depth response", 2)?;
     if let Some(n) = expected_count {
         if n != h.count as usize {
@@ -452,7 +461,10 @@ mod tests {
             (header(b"SSFR", 2, 0, 1, 1, 1), "version 2"),
             (header(b"SSFR", 1, 7, 1, 1, 1), "reserved"),
             (header(b"SSFR", 1, 0, 0, 1, 1), "frame count 0"),
-            (header(b"SSFR", 1, 0, MAX_COUNT + 1, 1, 1), "frame count 4097"),
+            (
+                header(b"SSFR", 1, 0, MAX_COUNT + 1, 1, 1),
+                "frame count 4097",
+            ),
             (header(b"SSFR", 1, 0, 1, 0, 4), "size 0x4"),
             (header(b"SSFR", 1, 0, 1, 4, MAX_DIM + 1), "size 4x8193"),
             // Header fine, pixels missing / short / trailing.

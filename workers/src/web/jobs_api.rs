@@ -1,0 +1,179 @@
+//! Job read endpoints: one job, a job by its upload key, the result URLs, and the lists.
+use super::cursor::Cursor;
+use super::error::{ApiError, ApiResult};
+use super::listing;
+use super::state::AppState;
+use super::upload_rules::is_input_video_key;
+use super::view::{display_name, JobView};
+use aws_sdk_s3::presigning::PresigningConfig;
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use pipeline_core::domain::job::now_millis;
+use pipeline_core::domain::{keys, JobId, JobRecord, JobStatus};
+use pipeline_core::ports::{JobStore, ObjectStore};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+
+/// A job id from the path: 16 lowercase hex characters, else 400.
+pub fn parse_id(raw: Result<Path<String>, PathRejection>) -> ApiResult<JobId> {
+    let Path(s) = raw.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    JobId::parse(&s).map_err(|_| {
+        ApiError::bad_request(format!(
+            "{:?} is not a job id (16 lowercase hex characters)",
+            s.chars().take(64).collect::<String>()
+        ))
+    })
+}
+
+/// The job record, or 404.
+pub async fn load(st: &AppState, id: &JobId) -> ApiResult<JobRecord> {
+    st.jobs
+        .get_job(id)
+        .await
+        .map_err(|e| ApiError::backend("read job", &e))?
+        .ok_or_else(|| ApiError::not_found(format!("no job {id}")))
+}
+
+pub async fn get_job(
+    State(st): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+) -> ApiResult<Json<JobView>> {
+    let id = parse_id(id)?;
+    Ok(Json(JobView::from(&load(&st, &id).await?)))
+}
+
+fn query_map(
+    q: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> ApiResult<HashMap<String, String>> {
+    q.map(|Query(m)| m)
+        .map_err(|e| ApiError::bad_request(e.body_text()))
+}
+
+/// `GET /api/jobs/by-key?key=input/...mp4`: the job id an upload gets (derived from the bucket,
+/// the key and the object's ETag, as the media-worker does) and the job, once it exists.
+pub async fn by_key(
+    State(st): State<AppState>,
+    q: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> ApiResult<Json<Value>> {
+    let q = query_map(q)?;
+    let key = q
+        .get("key")
+        .ok_or_else(|| ApiError::bad_request("missing query parameter key"))?;
+    if !is_input_video_key(key) {
+        return Err(ApiError::bad_request(
+            "key must be an upload key: input/<name>.mp4",
+        ));
+    }
+    let meta = st
+        .input
+        .head(key)
+        .await
+        .map_err(|e| ApiError::backend("look up the upload", &e))?
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "no upload {key:?} (not finished, or never started)"
+            ))
+        })?;
+    let id = JobId::derive(st.input.bucket(), key, &meta.etag, "");
+    let job = st
+        .jobs
+        .get_job(&id)
+        .await
+        .map_err(|e| ApiError::backend("read job", &e))?;
+    Ok(Json(json!({
+        "key": key,
+        "job_id": id,
+        "job": job.as_ref().map(JobView::from),
+    })))
+}
+
+/// `GET /api/jobs/{id}/results`: presigned GET URLs of `final.mp4` (inline for players, and as
+/// a download); 409 unless the job is COMPLETED.
+pub async fn results(
+    State(st): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+) -> ApiResult<Json<Value>> {
+    let id = parse_id(id)?;
+    let job = load(&st, &id).await?;
+    if job.status != JobStatus::Completed {
+        let mut msg = format!(
+            "job {id} is {}, results exist once it is COMPLETED",
+            job.status
+        );
+        if let Some(e) = &job.error {
+            msg.push_str(&format!(" (error: {e})"));
+        }
+        return Err(ApiError::conflict(msg));
+    }
+    let key = keys::final_key(&id);
+    let ttl = st.cfg.result_url_ttl;
+    let download_name = format!(
+        "{}-3d.mp4",
+        display_name(&job.input_key).trim_end_matches(".mp4")
+    );
+    let url = presign_get(&st, &key, ttl, "inline").await?;
+    let download_url = presign_get(
+        &st,
+        &key,
+        ttl,
+        &format!("attachment; filename=\"{download_name}\""),
+    )
+    .await?;
+    Ok(Json(json!({
+        "job_id": id,
+        "final": {
+            "url": url,
+            "download_url": download_url,
+            "filename": download_name,
+            "expires_at": now_millis() + ttl.as_millis() as i64,
+        },
+    })))
+}
+
+/// A presigned GET of `key` in the output bucket, served as `video/mp4` with `disposition`.
+async fn presign_get(
+    st: &AppState,
+    key: &str,
+    ttl: std::time::Duration,
+    disposition: &str,
+) -> ApiResult<String> {
+    let conf =
+        PresigningConfig::expires_in(ttl).map_err(|e| ApiError::internal("presign result", e))?;
+    st.output
+        .client()
+        .get_object()
+        .bucket(st.output.bucket())
+        .key(key)
+        .response_content_type("video/mp4")
+        .response_content_disposition(disposition)
+        .presigned(conf)
+        .await
+        .map(|p| p.uri().to_string())
+        .map_err(|e| {
+            ApiError::internal("presign result", aws_sdk_s3::error::DisplayErrorContext(e))
+        })
+}
+
+/// `GET /api/jobs?status=in_progress|completed|failed&limit=&cursor=`
+pub async fn list_jobs(
+    State(st): State<AppState>,
+    q: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> ApiResult<Json<Value>> {
+    let q = query_map(q)?;
+    let kind = listing::kind(q.get("status").map(String::as_str).unwrap_or("in_progress"))?;
+    let limit = listing::parse_limit(q.get("limit").map(String::as_str))?;
+    let cursor = match q.get("cursor").filter(|c| !c.is_empty()) {
+        Some(c) => Cursor::decode(c, kind.name, kind.statuses)?,
+        None => Cursor {
+            list: kind.name.to_string(),
+            ..Cursor::default()
+        },
+    };
+    let (jobs, next) = listing::list(st.dynamo(), &st.res.jobs_table, kind, &cursor, limit).await?;
+    Ok(Json(json!({
+        "status": kind.name,
+        "jobs": jobs,
+        "next_cursor": next,
+    })))
+}

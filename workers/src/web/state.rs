@@ -1,0 +1,46 @@
+//! What every handler shares: configuration, the two buckets, the job store, shutdown.
+use super::config::WebConfig;
+use pipeline_core::adapters::aws::{AwsResources, DynamoJobStore, S3Store};
+use std::sync::Arc;
+use tokio::sync::watch;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub cfg: Arc<WebConfig>,
+    pub res: Arc<AwsResources>,
+    /// Uploads go here (`input/`); HeadObject resolves job ids.
+    pub input: Arc<S3Store>,
+    /// Results are presigned from here (`jobs/<id>/final.mp4`).
+    pub output: Arc<S3Store>,
+    pub jobs: Arc<DynamoJobStore>,
+    /// Turns true on SIGTERM: open event streams end so the server can stop.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+impl AppState {
+    pub fn new(
+        sdk: &aws_config::SdkConfig,
+        res: AwsResources,
+        cfg: WebConfig,
+        shutdown: watch::Receiver<bool>,
+    ) -> AppState {
+        AppState {
+            input: Arc::new(S3Store::new(sdk, &res.input_bucket)),
+            output: Arc::new(S3Store::new(sdk, &res.output_bucket)),
+            jobs: Arc::new(DynamoJobStore::new(
+                sdk,
+                &res.jobs_table,
+                &res.segment_completions_table,
+                &res.reassembly_triggered_table,
+            )),
+            cfg: Arc::new(cfg),
+            res: Arc::new(res),
+            shutdown,
+        }
+    }
+
+    /// The DynamoDB client (GSI queries).
+    pub fn dynamo(&self) -> &aws_sdk_dynamodb::Client {
+        self.jobs.client()
+    }
+}

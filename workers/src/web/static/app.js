@@ -1,0 +1,104 @@
+// Shared helpers of the StereoSpot pages: the JSON API client (with the bearer-token prompt),
+// formatting, and small DOM helpers. No framework, no build step.
+'use strict';
+
+const Stereo = (() => {
+  const COOKIE = 'stereospot_token';
+
+  function setToken(token) {
+    const secure = location.protocol === 'https:' ? '; Secure' : '';
+    // SameSite=Strict: other sites cannot make the browser send it.
+    document.cookie = `${COOKIE}=${encodeURIComponent(token)}; Path=/; SameSite=Strict; Max-Age=2592000${secure}`;
+  }
+
+  let pendingPrompt = null;
+  /** Ask for the access token once (concurrent 401s share the prompt). */
+  function askToken(message) {
+    if (pendingPrompt) return pendingPrompt;
+    pendingPrompt = new Promise((resolve) => {
+      const overlay = el('div', { class: 'overlay', role: 'dialog', 'aria-modal': 'true', 'aria-labelledby': 'token-title' });
+      const input = el('input', { type: 'password', id: 'token-input', autocomplete: 'current-password', required: '' });
+      const form = el('form', { class: 'card', id: 'token-form' },
+        el('h2', { id: 'token-title' }, 'Access token'),
+        el('p', { class: 'hint' }, message || 'This service needs its access token.'),
+        input,
+        el('button', { type: 'submit' }, 'Continue'));
+      form.addEventListener('submit', (ev) => {
+        ev.preventDefault();
+        setToken(input.value.trim());
+        overlay.remove();
+        pendingPrompt = null;
+        resolve();
+      });
+      overlay.append(form);
+      document.body.append(overlay);
+      input.focus();
+    });
+    return pendingPrompt;
+  }
+
+  /** Call the JSON API; throws an Error with .status and .code on failure. */
+  async function api(path, opts = {}) {
+    const headers = { Accept: 'application/json', ...(opts.headers || {}) };
+    if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
+    const resp = await fetch(path, { credentials: 'same-origin', ...opts, headers });
+    if (resp.status === 401) {
+      await askToken(resp.headers.get('www-authenticate') ? undefined : 'Sign-in required.');
+      return api(path, opts);
+    }
+    let body = null;
+    try {
+      body = await resp.json();
+    } catch (_) {
+      body = null;
+    }
+    if (!resp.ok) {
+      const err = new Error((body && body.error && body.error.message) || `HTTP ${resp.status}`);
+      err.status = resp.status;
+      err.code = body && body.error && body.error.code;
+      throw err;
+    }
+    return body;
+  }
+
+  function el(tag, attrs = {}, ...children) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs)) {
+      if (v !== undefined && v !== null) node.setAttribute(k, v);
+    }
+    for (const c of children) node.append(c);
+    return node;
+  }
+
+  function bytes(n) {
+    if (n === null || n === undefined) return '';
+    const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+    let i = 0;
+    while (n >= 1024 && i < units.length - 1) {
+      n /= 1024;
+      i++;
+    }
+    return `${n.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
+  }
+
+  function time(ms) {
+    return ms ? new Date(ms).toLocaleString() : '';
+  }
+
+  function duration(ms) {
+    if (ms === null || ms === undefined || ms < 0) return '';
+    const s = Math.round(ms / 1000);
+    if (s < 60) return `${s} s`;
+    const m = Math.floor(s / 60);
+    if (m < 60) return `${m} min ${s % 60} s`;
+    return `${Math.floor(m / 60)} h ${m % 60} min`;
+  }
+
+  function percent(done, total) {
+    return total ? Math.min(100, Math.round((100 * done) / total)) : 0;
+  }
+
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+  return { api, askToken, setToken, el, bytes, time, duration, percent, sleep };
+})();

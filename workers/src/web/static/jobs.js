@@ -1,0 +1,72 @@
+// Jobs page: the in-progress, completed and failed lists, newest first, with "show more"
+// pagination; the first page of the in-progress list refreshes every 5 s.
+'use strict';
+
+(() => {
+  const PAGE = 20;
+  const error = document.getElementById('error');
+
+  function item(job) {
+    let sub;
+    if (job.status === 'COMPLETED') {
+      sub = `finished ${Stereo.time(job.completed_at)} · took ${Stereo.duration(job.completed_at - job.created_at)}`;
+    } else if (job.status === 'FAILED') {
+      sub = job.error || 'failed';
+    } else {
+      const seg = job.segments_total ? ` · ${job.segments_done}/${job.segments_total} segments` : '';
+      sub = `started ${Stereo.time(job.created_at)}${seg}`;
+    }
+    return Stereo.el('li', {},
+      Stereo.el('a', { href: `/jobs/${job.job_id}`, 'data-job-id': job.job_id },
+        Stereo.el('span', { class: 'name' }, job.name),
+        Stereo.el('span', { class: `badge ${job.status}` }, job.status),
+        Stereo.el('span', { class: 'sub' }, sub)));
+  }
+
+  function list(name) {
+    const section = document.querySelector(`section[data-list="${name}"]`);
+    const ul = section.querySelector('ul');
+    const empty = section.querySelector('.empty');
+    const more = section.querySelector('.more');
+    let cursor = null;
+    let pages = 0;
+
+    async function load(reset) {
+      const params = new URLSearchParams({ status: name, limit: String(PAGE) });
+      if (!reset && cursor) params.set('cursor', cursor);
+      try {
+        const page = await Stereo.api(`/api/jobs?${params}`);
+        if (reset) {
+          ul.replaceChildren();
+          pages = 0;
+        }
+        pages++;
+        for (const job of page.jobs) ul.append(item(job));
+        cursor = page.next_cursor;
+        more.hidden = !cursor;
+        empty.hidden = ul.children.length > 0;
+        error.hidden = true;
+      } catch (e) {
+        error.textContent = `Could not load the ${name.replace('_', ' ')} list: ${e.message}`;
+        error.hidden = false;
+      }
+    }
+
+    more.addEventListener('click', () => load(false));
+    return { load, onlyFirstPage: () => pages <= 1 };
+  }
+
+  const running = list('in_progress');
+  const completed = list('completed');
+  const failed = list('failed');
+  running.load(true);
+  completed.load(true);
+  failed.load(true);
+  setInterval(() => {
+    // Refresh while the user has not paged further (that would lose their place).
+    if (document.visibilityState === 'visible' && running.onlyFirstPage()) {
+      running.load(true);
+      if (completed.onlyFirstPage()) completed.load(true);
+    }
+  }, 5000);
+})();

@@ -1,0 +1,111 @@
+// Upload page: ask the API for a presigned upload, send the file straight to S3 with progress
+// (one PUT, or the parts of a multipart upload), then go to the job page once the id is known.
+'use strict';
+
+(() => {
+  const form = document.getElementById('upload-form');
+  const input = document.getElementById('file');
+  const start = document.getElementById('start');
+  const box = document.getElementById('progress-box');
+  const bar = document.getElementById('upload-progress');
+  const status = document.getElementById('upload-status');
+  const error = document.getElementById('error');
+
+  function say(text) {
+    status.textContent = text;
+  }
+
+  function fail(message) {
+    error.textContent = message;
+    error.hidden = false;
+    start.disabled = false;
+  }
+
+  /** PUT `body` to a presigned URL, reporting bytes sent. */
+  function put(url, body, headers, onProgress) {
+    return new Promise((resolve, reject) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open('PUT', url);
+      for (const [k, v] of Object.entries(headers || {})) xhr.setRequestHeader(k, v);
+      xhr.upload.onprogress = (e) => {
+        if (e.lengthComputable) onProgress(e.loaded);
+      };
+      xhr.onload = () =>
+        xhr.status >= 200 && xhr.status < 300
+          ? resolve(xhr)
+          : reject(new Error(`upload refused by storage: HTTP ${xhr.status}`));
+      xhr.onerror = () => reject(new Error('upload failed (network error or storage CORS)'));
+      xhr.send(body);
+    });
+  }
+
+  /** The job id of an uploaded key (404 until S3 has the object). */
+  async function resolveJobId(hint) {
+    for (let i = 0; i < 120; i++) {
+      try {
+        const r = await Stereo.api(hint);
+        return r.job_id;
+      } catch (e) {
+        if (e.status !== 404) throw e;
+      }
+      await Stereo.sleep(1000);
+    }
+    throw new Error('the upload did not appear in storage');
+  }
+
+  input.addEventListener('change', () => {
+    error.hidden = true;
+  });
+
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const file = input.files[0];
+    error.hidden = true;
+    if (!file) return fail('Choose a file first.');
+    if (!/\.mp4$/i.test(file.name)) return fail('Only .mp4 files can be converted.');
+    start.disabled = true;
+    box.hidden = false;
+    bar.value = 0;
+    say('Preparing the upload…');
+    const progress = (sent) => {
+      const p = Stereo.percent(sent, file.size);
+      bar.value = p;
+      say(`Uploading… ${p}% (${Stereo.bytes(sent)} of ${Stereo.bytes(file.size)})`);
+    };
+    try {
+      const created = await Stereo.api('/api/jobs', {
+        method: 'POST',
+        body: JSON.stringify({ filename: file.name, size: file.size, content_type: 'video/mp4' }),
+      });
+      const up = created.upload;
+      let jobId = null;
+      if (up.kind === 'single') {
+        await put(up.url, file, up.headers, progress);
+      } else {
+        let sent = 0;
+        const parts = [];
+        for (const part of up.parts) {
+          const blob = file.slice(part.offset, part.offset + part.size);
+          const xhr = await put(part.url, blob, up.headers, (n) => progress(sent + n));
+          const etag = xhr.getResponseHeader('ETag');
+          // Readable only when the bucket's CORS rule exposes ETag.
+          if (!etag) throw new Error('storage did not expose the ETag of a part (bucket CORS ExposeHeaders)');
+          parts.push({ part_number: part.part_number, etag });
+          sent += part.size;
+        }
+        say('Finishing the upload…');
+        const done = await Stereo.api(up.complete_url, {
+          method: 'POST',
+          body: JSON.stringify({ key: created.key, parts }),
+        });
+        jobId = done.job_id;
+      }
+      bar.value = 100;
+      say('Uploaded. Starting the job…');
+      if (!jobId) jobId = await resolveJobId(created.job_id_hint);
+      location.assign(`/jobs/${jobId}?new=1`);
+    } catch (e) {
+      fail(e.message);
+    }
+  });
+})();

@@ -1,0 +1,273 @@
+//! What an upload may be and where it goes: request validation, the input key naming, the
+//! multipart part plan. Pure functions; the S3 calls are in `uploads.rs`.
+use super::config::{S3_MAX_PARTS, S3_MIN_PART};
+use super::error::{ApiError, ApiResult};
+use axum::http::StatusCode;
+use pipeline_core::domain::keys::{self, KeyKind, INPUT_PREFIX};
+
+/// The one content type uploads may declare (the S3 notification only starts jobs for `.mp4`).
+pub const MP4_TYPE: &str = "video/mp4";
+/// Longest file name accepted in a request, and longest name part kept in the key.
+pub const MAX_FILENAME_BYTES: usize = 255;
+pub const MAX_STEM_CHARS: usize = 80;
+/// Longest key `by-key` accepts (S3's limit).
+pub const MAX_KEY_BYTES: usize = 1024;
+
+/// Body of `POST /api/jobs`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewUpload {
+    pub filename: String,
+    pub size: u64,
+    #[serde(default)]
+    pub content_type: Option<String>,
+}
+
+fn not_mp4(message: String) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "not_mp4", message)
+}
+
+impl NewUpload {
+    /// 400 for a name or content type that is not MP4 or an empty file, 413 above `max_bytes`.
+    pub fn validate(&self, max_bytes: u64) -> ApiResult<()> {
+        let name = self.filename.trim();
+        if name.is_empty() || name.len() > MAX_FILENAME_BYTES || name.chars().any(char::is_control)
+        {
+            return Err(ApiError::bad_request(format!(
+                "filename must be 1..{MAX_FILENAME_BYTES} bytes without control characters"
+            )));
+        }
+        if !name.to_ascii_lowercase().ends_with(".mp4") {
+            return Err(not_mp4(format!(
+                "only .mp4 files are accepted, not {name:?}"
+            )));
+        }
+        if let Some(ct) = &self.content_type {
+            let essence = ct.split(';').next().unwrap_or("").trim();
+            if !essence.eq_ignore_ascii_case(MP4_TYPE) {
+                return Err(not_mp4(format!(
+                    "content_type must be {MP4_TYPE}, not {ct:?}"
+                )));
+            }
+        }
+        if self.size == 0 {
+            return Err(ApiError::bad_request("size must be at least 1 byte"));
+        }
+        if self.size > max_bytes {
+            return Err(ApiError::too_large(format!(
+                "{} bytes is above the {max_bytes}-byte upload limit",
+                self.size
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// The name part of an upload's key: the file's base name without `.mp4`, reduced to
+/// `[A-Za-z0-9._-]`, at most [`MAX_STEM_CHARS`]; `video` when nothing is left.
+pub fn safe_stem(filename: &str) -> String {
+    let base = filename
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or(filename)
+        .trim();
+    let stem = if base.to_ascii_lowercase().ends_with(".mp4") {
+        &base[..base.len() - 4]
+    } else {
+        base
+    };
+    let mut out = String::new();
+    for c in stem.chars() {
+        let c = if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+            c
+        } else {
+            '_'
+        };
+        if c == '_' && out.ends_with('_') {
+            continue;
+        }
+        out.push(c);
+        if out.len() >= MAX_STEM_CHARS {
+            break;
+        }
+    }
+    let trimmed = out.trim_matches(|c| matches!(c, '_' | '.' | '-'));
+    if trimmed.is_empty() {
+        "video".to_string()
+    } else {
+        trimmed.to_string()
+    }
+}
+
+/// 32 random lowercase hex characters (128 bits from the OS).
+pub fn random_hex() -> ApiResult<String> {
+    let mut b = [0u8; 16];
+    getrandom::fill(&mut b).map_err(|e| ApiError::internal("random key", e))?;
+    Ok(hex::encode(b))
+}
+
+/// `input/<random>-<safe stem>.mp4`: unguessable, never overwriting another upload, and within
+/// the notification's `input/` + `.mp4` filter.
+pub fn input_key_for(filename: &str, random: &str) -> String {
+    keys::input_key(&format!("{random}-{}.mp4", safe_stem(filename)))
+}
+
+/// Whether `key` has the shape [`input_key_for`] gives (the only keys the API completes).
+pub fn is_api_upload_key(key: &str) -> bool {
+    let Some(file) = key.strip_prefix(INPUT_PREFIX) else {
+        return false;
+    };
+    let Some((random, rest)) = file.split_once('-') else {
+        return false;
+    };
+    let Some(stem) = rest.strip_suffix(".mp4") else {
+        return false;
+    };
+    random.len() == 32
+        && random
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        && !stem.is_empty()
+        && stem
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+/// Whether `key` is an upload the pipeline would take: `input/...mp4` (the notification filter).
+pub fn is_input_video_key(key: &str) -> bool {
+    key.len() <= MAX_KEY_BYTES
+        && !key.chars().any(char::is_control)
+        && key.ends_with(".mp4")
+        && keys::classify(key) == KeyKind::Input
+}
+
+/// One part of a multipart upload (numbers from 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Part {
+    pub part_number: u32,
+    pub offset: u64,
+    pub size: u64,
+}
+
+/// Split `size` bytes into parts of `part_bytes` (grown, in whole MiB, when more than 10 000
+/// parts would be needed); the last part takes the rest.
+pub fn plan_parts(size: u64, part_bytes: u64) -> Vec<Part> {
+    const MIB: u64 = 1024 * 1024;
+    let min_for_count = size.div_ceil(S3_MAX_PARTS).div_ceil(MIB) * MIB;
+    let part = part_bytes.max(min_for_count).max(S3_MIN_PART);
+    let mut parts = Vec::new();
+    let mut offset = 0;
+    while offset < size {
+        let len = part.min(size - offset);
+        parts.push(Part {
+            part_number: parts.len() as u32 + 1,
+            offset,
+            size: len,
+        });
+        offset += len;
+    }
+    parts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(name: &str, size: u64, ct: Option<&str>) -> NewUpload {
+        NewUpload {
+            filename: name.into(),
+            size,
+            content_type: ct.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn validation_statuses() {
+        assert!(req("a.mp4", 10, Some("video/mp4")).validate(10).is_ok());
+        assert!(req("A.MP4", 10, None).validate(10).is_ok());
+        assert!(req("a.mp4", 10, Some("Video/MP4; codecs=avc1"))
+            .validate(10)
+            .is_ok());
+        for (r, status, code) in [
+            (req("a.mov", 10, None), 400, "not_mp4"),
+            (req("a.mp4", 10, Some("video/quicktime")), 400, "not_mp4"),
+            (req("a.mp4.exe", 10, None), 400, "not_mp4"),
+            (req("", 10, None), 400, "bad_request"),
+            (req("a\nb.mp4", 10, None), 400, "bad_request"),
+            (req(&"x".repeat(300), 10, None), 400, "bad_request"),
+            (req("a.mp4", 0, None), 400, "bad_request"),
+            (req("a.mp4", 11, None), 413, "too_large"),
+        ] {
+            let e = r.validate(10).unwrap_err();
+            assert_eq!((e.status.as_u16(), e.code), (status, code), "{r:?}: {e}");
+        }
+        // Unknown fields and negative sizes are refused by the JSON parser.
+        assert!(serde_json::from_str::<NewUpload>(r#"{"filename":"a.mp4","size":-1}"#).is_err());
+        assert!(
+            serde_json::from_str::<NewUpload>(r#"{"filename":"a.mp4","size":1,"bucket":"x"}"#)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn stems_are_safe() {
+        assert_eq!(safe_stem("holiday.mp4"), "holiday");
+        assert_eq!(safe_stem("C:\\Users\\me\\My Film (2).MP4"), "My_Film_2");
+        assert_eq!(safe_stem("../../etc/passwd.mp4"), "passwd");
+        assert_eq!(safe_stem("..mp4"), "video");
+        assert_eq!(safe_stem("日本語.mp4"), "video");
+        assert_eq!(
+            safe_stem(&format!("{}.mp4", "a".repeat(500))).len(),
+            MAX_STEM_CHARS
+        );
+    }
+
+    #[test]
+    fn keys_have_the_notification_shape() {
+        let r = random_hex().unwrap();
+        assert_eq!(r.len(), 32);
+        assert_ne!(r, random_hex().unwrap());
+        let k = input_key_for("My Film.mp4", &r);
+        assert_eq!(k, format!("input/{r}-My_Film.mp4"));
+        assert!(is_api_upload_key(&k) && is_input_video_key(&k));
+        assert!(!is_api_upload_key("input/clip.mp4"));
+        assert!(!is_api_upload_key(&format!("input/{r}-a/b.mp4")));
+        assert!(!is_api_upload_key(&format!("jobs/{r}-a.mp4")));
+        assert!(is_input_video_key("input/clip.mp4"));
+        for bad in [
+            "jobs/0123456789abcdef/final.mp4",
+            "input/",
+            "input/clip.mov",
+            "input/a\n.mp4",
+            "segments/0123456789abcdef/00000.ts",
+        ] {
+            assert!(!is_input_video_key(bad), "{bad}");
+        }
+        assert!(!is_input_video_key(&format!(
+            "input/{}.mp4",
+            "a".repeat(1100)
+        )));
+    }
+
+    #[test]
+    fn part_plans_cover_the_file() {
+        const MIB: u64 = 1024 * 1024;
+        let p = plan_parts(12 * MIB + 1, 5 * MIB);
+        assert_eq!(
+            p.iter().map(|p| p.size).collect::<Vec<_>>(),
+            [5 * MIB, 5 * MIB, 2 * MIB + 1]
+        );
+        assert_eq!(
+            p.iter()
+                .map(|p| (p.part_number, p.offset))
+                .collect::<Vec<_>>(),
+            [(1, 0), (2, 5 * MIB), (3, 10 * MIB)]
+        );
+        // 1 TiB in 64 MiB parts would be 16 384 parts: the part size grows.
+        let big = plan_parts(1024 * 1024 * MIB, 64 * MIB);
+        assert!(big.len() as u64 <= S3_MAX_PARTS, "{}", big.len());
+        assert_eq!(big.iter().map(|p| p.size).sum::<u64>(), 1024 * 1024 * MIB);
+        assert_eq!(big[0].size % MIB, 0);
+        assert_eq!(plan_parts(1, 5 * MIB).len(), 1);
+    }
+}

@@ -1,0 +1,382 @@
+//! `POST /api/jobs` (a presigned upload into `input/`) and
+//! `POST /api/uploads/{upload_id}/complete` (finish a multipart upload). The bytes go from the
+//! client straight to S3; the S3 notification then starts the job as for any upload.
+//!
+//! The client reports each part's ETag when completing (the usual S3 contract; browsers read the
+//! `ETag` header, which the input bucket's CORS rule must expose) rather than the service
+//! listing the parts: fewer permissions, one call less, and moto 5.2.5 answers ListParts with a
+//! root element the SDK refuses (`ListPartsResponse`).
+use super::error::{ApiError, ApiResult};
+use super::state::AppState;
+use super::upload_rules::{
+    input_key_for, is_api_upload_key, plan_parts, random_hex, NewUpload, MP4_TYPE,
+};
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::presigning::{PresignedRequest, PresigningConfig};
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::Json;
+use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
+use pipeline_core::adapters::aws::errors::{retry_sdk, to_pipeline_error};
+use pipeline_core::domain::job::now_millis;
+use pipeline_core::domain::JobId;
+use pipeline_core::ports::ObjectStore;
+use serde_json::{json, Map, Value};
+use std::time::Duration;
+
+/// Longest upload id accepted in a path (S3's are far shorter).
+const MAX_UPLOAD_ID: usize = 1024;
+
+/// POST bodies must be JSON: a cross-site form cannot send that without a CORS preflight, which
+/// this service never grants.
+pub fn require_json(headers: &HeaderMap) -> ApiResult<()> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = ct.split(';').next().unwrap_or("").trim();
+    if essence.eq_ignore_ascii_case("application/json") {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the body as application/json",
+        ))
+    }
+}
+
+fn parse_body<T: serde::de::DeserializeOwned>(
+    headers: &HeaderMap,
+    body: &Result<Bytes, BytesRejection>,
+) -> ApiResult<T> {
+    require_json(headers)?;
+    let body = body.as_ref().map_err(|e| {
+        let code = if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            "too_large"
+        } else {
+            "bad_request"
+        };
+        ApiError::new(e.status(), code, e.body_text())
+    })?;
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
+}
+
+fn encode(s: &str) -> String {
+    utf8_percent_encode(s, NON_ALPHANUMERIC).to_string()
+}
+
+/// The path that resolves an upload key to its job id.
+pub fn by_key_path(key: &str) -> String {
+    format!("/api/jobs/by-key?key={}", encode(key))
+}
+
+fn presign_config(ttl: Duration) -> ApiResult<PresigningConfig> {
+    PresigningConfig::expires_in(ttl).map_err(|e| ApiError::internal("presign upload", e))
+}
+
+/// The headers a client must send with a presigned request, except those a browser sets itself
+/// (and refuses to be told): host and content-length.
+fn client_headers(p: &PresignedRequest) -> Value {
+    let mut m = Map::new();
+    for (k, v) in p.headers() {
+        let k = k.to_ascii_lowercase();
+        if k != "host" && k != "content-length" {
+            m.insert(k, Value::String(v.to_string()));
+        }
+    }
+    Value::Object(m)
+}
+
+fn presign_err<E: std::error::Error + 'static>(e: SdkError<E>) -> ApiError {
+    ApiError::internal("presign upload", DisplayErrorContext(e))
+}
+
+pub async fn create_job_upload(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let req: NewUpload = parse_body(&headers, &body)?;
+    req.validate(st.cfg.max_upload_bytes)?;
+    let key = input_key_for(&req.filename, &random_hex()?);
+    let s3 = st.input.client();
+    let bucket = st.input.bucket();
+    let ttl = st.cfg.upload_url_ttl;
+    let expires_at = now_millis() + ttl.as_millis() as i64;
+
+    let upload = if req.size <= st.cfg.single_put_max_bytes {
+        let p = s3
+            .put_object()
+            .bucket(bucket)
+            .key(&key)
+            .content_type(MP4_TYPE)
+            .content_length(req.size as i64)
+            .presigned(presign_config(ttl)?)
+            .await
+            .map_err(presign_err)?;
+        json!({
+            "kind": "single",
+            "method": p.method(),
+            "url": p.uri(),
+            "headers": client_headers(&p),
+            "size": req.size,
+            "expires_at": expires_at,
+        })
+    } else {
+        let created = retry_sdk(|| {
+            s3.create_multipart_upload()
+                .bucket(bucket)
+                .key(&key)
+                .content_type(MP4_TYPE)
+                .send()
+        })
+        .await
+        .map_err(|e| {
+            ApiError::backend(
+                "start the upload",
+                &to_pipeline_error("s3", "create multipart upload", &e),
+            )
+        })?;
+        let upload_id = created
+            .upload_id()
+            .filter(|u| !u.is_empty())
+            .ok_or_else(|| ApiError::internal("start the upload", "no upload id"))?
+            .to_string();
+        let plan = plan_parts(req.size, st.cfg.part_bytes);
+        let mut parts = Vec::with_capacity(plan.len());
+        let mut headers = Value::Object(Map::new());
+        for part in &plan {
+            let p = s3
+                .upload_part()
+                .bucket(bucket)
+                .key(&key)
+                .upload_id(&upload_id)
+                .part_number(part.part_number as i32)
+                .content_length(part.size as i64)
+                .presigned(presign_config(ttl)?)
+                .await
+                .map_err(presign_err)?;
+            headers = client_headers(&p);
+            parts.push(json!({
+                "part_number": part.part_number,
+                "offset": part.offset,
+                "size": part.size,
+                "url": p.uri(),
+            }));
+        }
+        json!({
+            "kind": "multipart",
+            "method": "PUT",
+            "upload_id": upload_id,
+            "part_size": plan.first().map(|p| p.size).unwrap_or(0),
+            "parts": parts,
+            "headers": headers,
+            "size": req.size,
+            "complete_url": format!("/api/uploads/{}/complete", encode(&upload_id)),
+            "expires_at": expires_at,
+        })
+    };
+    tracing::info!(key = %key, size = req.size, kind = %upload["kind"], "upload presigned");
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "key": key,
+            "upload": upload,
+            "job_id_hint": by_key_path(&key),
+        })),
+    ))
+}
+
+/// Largest part count S3 allows.
+const MAX_PARTS: usize = 10_000;
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CompleteRequest {
+    key: String,
+    parts: Vec<UploadedPart>,
+}
+
+/// A part as the client uploaded it: its number and the `ETag` header S3 answered the PUT with.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UploadedPart {
+    part_number: i32,
+    etag: String,
+}
+
+fn s3_code<E: ProvideErrorMetadata>(e: &SdkError<E>) -> Option<&str> {
+    e.as_service_error().and_then(|s| s.code())
+}
+
+/// Map a multipart call's failure: an unknown upload is 404, S3's refusals of the parts 400.
+fn multipart_err<E>(what: &str, e: SdkError<E>) -> ApiError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match s3_code(&e) {
+        Some("NoSuchUpload") => {
+            ApiError::not_found("no such upload (finished, aborted or expired)")
+        }
+        Some(code @ ("InvalidPart" | "InvalidPartOrder" | "EntityTooSmall")) => {
+            ApiError::bad_request(format!("S3 refused the parts: {code}"))
+        }
+        _ => ApiError::backend(what, &to_pipeline_error("s3", what, &e)),
+    }
+}
+
+/// `POST /api/uploads/{upload_id}/complete` with `{"key": "input/...", "parts": [{"part_number":
+/// 1, "etag": "..."}, ...]}`: joins the uploaded parts (S3 checks every ETag) and returns the
+/// job id the upload gets.
+pub async fn complete_upload(
+    State(st): State<AppState>,
+    upload_id: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<Value>> {
+    let Path(upload_id) = upload_id.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    if upload_id.is_empty()
+        || upload_id.len() > MAX_UPLOAD_ID
+        || upload_id.chars().any(|c| c.is_control() || c == '/')
+    {
+        return Err(ApiError::bad_request("invalid upload id"));
+    }
+    let req: CompleteRequest = parse_body(&headers, &body)?;
+    if !is_api_upload_key(&req.key) {
+        return Err(ApiError::bad_request(
+            "key must be the key POST /api/jobs returned",
+        ));
+    }
+    let s3 = st.input.client();
+    let bucket = st.input.bucket();
+
+    if req.parts.is_empty() || req.parts.len() > MAX_PARTS {
+        return Err(ApiError::bad_request(format!(
+            "parts must list 1..{MAX_PARTS} uploaded parts"
+        )));
+    }
+    let mut parts: Vec<CompletedPart> = req
+        .parts
+        .iter()
+        .map(|p| {
+            CompletedPart::builder()
+                .part_number(p.part_number)
+                .e_tag(p.etag.trim())
+                .build()
+        })
+        .collect();
+    parts.sort_by_key(|p| p.part_number());
+    let contiguous = parts
+        .iter()
+        .enumerate()
+        .all(|(i, p)| p.part_number() == Some(i as i32 + 1) && p.e_tag().is_some());
+    if parts.is_empty() || !contiguous {
+        return Err(ApiError::bad_request(format!(
+            "upload parts are missing: {} uploaded, numbered {:?}",
+            parts.len(),
+            parts
+                .iter()
+                .filter_map(|p| p.part_number())
+                .collect::<Vec<_>>()
+        )));
+    }
+    let n_parts = parts.len();
+    let done = retry_sdk(|| {
+        s3.complete_multipart_upload()
+            .bucket(bucket)
+            .key(&req.key)
+            .upload_id(&upload_id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts.clone()))
+                    .build(),
+            )
+            .send()
+    })
+    .await
+    .map_err(|e| multipart_err("complete the upload", e))?;
+    // The job id uses the object's ETag, exactly as the media-worker sees it in the event.
+    let etag = match done.e_tag() {
+        Some(e) if !e.is_empty() => e.to_string(),
+        _ => {
+            st.input
+                .head(&req.key)
+                .await
+                .map_err(|e| ApiError::backend("look up the upload", &e))?
+                .ok_or_else(|| ApiError::internal("complete the upload", "object missing"))?
+                .etag
+        }
+    };
+    let job_id = JobId::derive(bucket, &req.key, &etag, "");
+    tracing::info!(key = %req.key, parts = n_parts, job_id = %job_id, "multipart upload completed");
+    Ok(Json(json!({
+        "key": req.key,
+        "job_id": job_id,
+        "parts": n_parts,
+        "job_id_hint": by_key_path(&req.key),
+    })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn json_bodies_only() {
+        let mut h = HeaderMap::new();
+        assert_eq!(
+            require_json(&h).unwrap_err().status,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE
+        );
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+        assert!(require_json(&h).is_err());
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        );
+        assert!(require_json(&h).is_ok());
+        let e =
+            parse_body::<CompleteRequest>(&h, &Ok(Bytes::from_static(b"{\"key\":"))).unwrap_err();
+        assert_eq!((e.status, e.code), (StatusCode::BAD_REQUEST, "bad_request"));
+    }
+
+    #[test]
+    fn multipart_errors_map_to_4xx() {
+        use aws_sdk_s3::config::http::HttpResponse;
+        use aws_sdk_s3::error::ErrorMetadata;
+        use aws_sdk_s3::operation::complete_multipart_upload::CompleteMultipartUploadError;
+        use aws_sdk_s3::primitives::SdkBody;
+        let err = |code: &str, status: u16| {
+            let e = CompleteMultipartUploadError::generic(
+                ErrorMetadata::builder().code(code).message("m").build(),
+            );
+            SdkError::service_error(
+                e,
+                HttpResponse::new(status.try_into().unwrap(), SdkBody::empty()),
+            )
+        };
+        let status = |code: &str, http: u16| multipart_err("complete", err(code, http)).status;
+        assert_eq!(status("NoSuchUpload", 404), StatusCode::NOT_FOUND);
+        assert_eq!(status("InvalidPart", 400), StatusCode::BAD_REQUEST);
+        assert_eq!(status("EntityTooSmall", 400), StatusCode::BAD_REQUEST);
+        assert_eq!(status("SlowDown", 503), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            status("AccessDenied", 403),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+    }
+
+    #[test]
+    fn by_key_paths_are_encoded() {
+        assert_eq!(
+            by_key_path("input/ab-c_d.mp4"),
+            "/api/jobs/by-key?key=input%2Fab%2Dc%5Fd%2Emp4"
+        );
+    }
+}
