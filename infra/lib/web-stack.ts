@@ -171,7 +171,9 @@ export class WebStack extends Stack {
     });
     serviceSg.addIngressRule(albSg, ec2.Port.tcp(WEB_PORT), 'web-ui from the load balancer');
     serviceSg.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to AWS APIs and ECR');
-    albSg.addEgressRule(serviceSg, ec2.Port.tcp(WEB_PORT), 'to the web-ui tasks');
+    // A CIDR rule (rendered inline, which replaces the default allow-all egress) rather than a
+    // group reference (a separate resource, which would leave the default in place).
+    albSg.addEgressRule(ec2.Peer.ipv4(vpc.vpcCidrBlock), ec2.Port.tcp(WEB_PORT), 'to the web-ui tasks (VPC)');
     if (web.auth === 'alb-oidc') {
       albSg.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'OIDC token and user-info endpoints');
     }

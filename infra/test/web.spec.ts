@@ -126,7 +126,6 @@ describe('web: bearer (default)', () => {
   it('security groups: 443 in to the ALB, 8080 from the ALB to the tasks, HTTPS out', () => {
     const groups = t.findResources('AWS::EC2::SecurityGroup');
     const ingress = Object.values(t.findResources('AWS::EC2::SecurityGroupIngress')).map((r) => r.Properties);
-    const egress = Object.values(t.findResources('AWS::EC2::SecurityGroupEgress')).map((r) => r.Properties);
     const albId = Object.keys(groups).find((id) => id.startsWith('LoadBalancerSecurityGroup'))!;
     const svcId = Object.keys(groups).find((id) => id.startsWith('ServiceSecurityGroup'))!;
     assert.deepEqual(
@@ -137,15 +136,21 @@ describe('web: bearer (default)', () => {
       ingress.map((r) => [r.GroupId['Fn::GetAtt'][0], r.SourceSecurityGroupId['Fn::GetAtt'][0], r.FromPort]),
       [[svcId, albId, WEB_PORT]],
     );
+    // An inline egress list replaces the default allow-all; the target registration adds the
+    // same ALB -> tasks rule as a group reference.
+    const egress = Object.values(t.findResources('AWS::EC2::SecurityGroupEgress')).map((r) => r.Properties);
     assert.deepEqual(
-      egress.map((r) => [r.GroupId['Fn::GetAtt'][0], r.DestinationSecurityGroupId['Fn::GetAtt'][0], r.FromPort]),
-      [[albId, svcId, WEB_PORT]],
+      egress.map((r) => [r.GroupId['Fn::GetAtt'][0], r.DestinationSecurityGroupId['Fn::GetAtt'][0], r.FromPort, r.ToPort]),
+      [[albId, svcId, WEB_PORT, WEB_PORT]],
+    );
+    assert.deepEqual(
+      groups[albId].Properties.SecurityGroupEgress.map((r: Res) => [JSON.stringify(r.CidrIp).includes('Vpc'), r.FromPort, r.ToPort]),
+      [[true, WEB_PORT, WEB_PORT]],
     );
     assert.deepEqual(
       groups[svcId].Properties.SecurityGroupEgress.map((r: Res) => [r.CidrIp, r.FromPort]),
       [['0.0.0.0/0', 443]],
     );
-    assert.equal(groups[albId].Properties.SecurityGroupEgress.length, 1, 'only the placeholder rule');
   });
 
   it('task role: uploads into input/, reads final.mp4 and the Jobs table, nothing else', () => {

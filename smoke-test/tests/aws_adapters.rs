@@ -231,6 +231,30 @@ async fn s3_multipart_upload_round_trips() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stereo_segments_carry_the_expiry_tag_and_final_does_not() {
+    let fx = Fixture::new().await;
+    let store = S3Store::new(&fx.conf, &fx.res.output_bucket);
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("s.mp4");
+    std::fs::write(&src, b"segment").unwrap();
+    let seg = "jobs/0123456789abcdef/segments/00000.mp4";
+    let fin = "jobs/0123456789abcdef/final.mp4";
+    for key in [seg, fin] {
+        store.put_file(key, &src, &[]).await.unwrap();
+    }
+    let tags = |key: &'static str| {
+        let c = store.client().clone();
+        let bucket = fx.res.output_bucket.clone();
+        async move {
+            let out = c.get_object_tagging().bucket(bucket).key(key).send().await.unwrap();
+            out.tag_set().iter().map(|t| format!("{}={}", t.key(), t.value())).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(tags(seg).await, vec!["stereospot-kind=segment".to_string()]);
+    assert!(tags(fin).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bucket_notifications_reach_the_right_queues_with_decodable_keys() {
     let fx = Fixture::new().await;
     let input = S3Store::new(&fx.conf, &fx.res.input_bucket);

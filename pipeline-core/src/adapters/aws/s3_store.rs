@@ -1,5 +1,6 @@
 //! [`ObjectStore`] over one S3 bucket.
 use super::errors::{classify_sdk_error, retry, retry_sdk, to_pipeline_error};
+use crate::domain::keys::{self, KeyKind};
 use crate::ports::object_store::ObjectMeta;
 use crate::ports::ObjectStore;
 use crate::{PipelineError, Result};
@@ -83,6 +84,7 @@ impl S3Store {
                 .bucket(&self.bucket)
                 .key(key)
                 .set_metadata(Some(meta.clone()))
+                .set_tagging(tagging(key))
                 .set_content_type(content_type(key).map(str::to_string))
                 .body(body)
                 .send()
@@ -107,6 +109,7 @@ impl S3Store {
                 .bucket(&self.bucket)
                 .key(key)
                 .set_metadata(Some(meta.clone()))
+                .set_tagging(tagging(key))
                 .set_content_type(content_type(key).map(str::to_string))
                 .send()
         })
@@ -193,6 +196,16 @@ impl S3Store {
 }
 
 /// Content type for the object kinds the pipeline writes.
+/// Object tags for `key`: stereo segments are tagged `stereospot-kind=segment`, which the
+/// output bucket's lifecycle rule expires after a day (S3 rules cannot match `jobs/*/segments/`
+/// by prefix); `final.mp4` is untagged and kept.
+fn tagging(key: &str) -> Option<String> {
+    matches!(keys::classify(key), KeyKind::OutputSegment { .. }).then(|| SEGMENT_TAG.to_string())
+}
+
+/// The tag the infra lifecycle rule matches (infra/lib/schemas.ts SEGMENT_TAG).
+pub const SEGMENT_TAG: &str = "stereospot-kind=segment";
+
 fn content_type(key: &str) -> Option<&'static str> {
     let ext = key.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase())?;
     match ext.as_str() {
@@ -389,6 +402,13 @@ impl ObjectStore for S3Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_stereo_segments_are_tagged_for_expiry() {
+        assert_eq!(tagging("jobs/0123456789abcdef/segments/00003.mp4").as_deref(), Some(SEGMENT_TAG));
+        assert_eq!(tagging("jobs/0123456789abcdef/final.mp4"), None);
+        assert_eq!(tagging("input/x.mp4"), None);
+    }
 
     #[test]
     fn content_types_by_extension() {
