@@ -90,6 +90,8 @@ e2e: deps
 TEST_EXTRA :=
 -include infra/infra.mk
 -include web-test/web.mk
+# The browser test (inside cargo test) needs Debian's chromium and playwright-core.
+deps: web-test-deps
 # After the infra suite: what `smoke-test provision` builds must match what the stacks declare.
 TEST_EXTRA += shapes-contract
 shapes-contract: infra-test deps-python

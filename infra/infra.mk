@@ -30,8 +30,9 @@ CDK_CONTEXT = -c prefix=$(INFRA_PREFIX) -c imageTag=$(IMAGE_TAG) -c inference=$(
 
 # Validation synths: every stack, in each shape the app can take.
 INFRA_TEST_OUT := $(INFRA_DIR)/cdk.out.test
-INFRA_VARIANTS := default inference cpu
-variant_context = $(if $(filter inference,$(1)),-c inference=true,$(if $(filter cpu,$(1)),-c videoWorkerGpu=false,))
+INFRA_VARIANTS := default inference cpu web
+WEB_TEST_CERT := arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000
+variant_context = $(if $(filter inference,$(1)),-c inference=true,$(if $(filter cpu,$(1)),-c videoWorkerGpu=false,$(if $(filter web,$(1)),-c web=true -c webCertificateArn=$(WEB_TEST_CERT),)))
 
 # Value of a stack output: $(call infra_output,Storage,HfTokenSecretArn)
 infra_output = aws cloudformation describe-stacks --stack-name $(INFRA_PREFIX)-$(1) \

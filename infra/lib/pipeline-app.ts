@@ -9,6 +9,7 @@ import { ImagesStack } from './images-stack';
 import { InferenceStack } from './inference-stack';
 import { stackNames } from './names';
 import { StorageStack } from './storage-stack';
+import { loadWebSettings, WebStack } from './web-stack';
 
 export interface Pipeline {
   readonly app: App;
@@ -17,6 +18,8 @@ export interface Pipeline {
   readonly images: ImagesStack;
   readonly inference?: InferenceStack;
   readonly compute: ComputeStack;
+  /** Present when `-c web=true`: the web-ui service behind an HTTPS load balancer. */
+  readonly web?: WebStack;
 }
 
 /** The feature flags of cdk.json, so tests and `node dist/bin/app.js` build what `cdk synth` does. */
@@ -54,9 +57,21 @@ export function buildPipeline(props: AppProps = {}): Pipeline {
     inference,
     description: 'StereoSpot compute: VPC, ECS cluster, worker services, scaling, alarms',
   });
-  for (const stack of [storage, images, inference, compute]) {
+  const webSettings = loadWebSettings((k) => app.node.tryGetContext(k));
+  const web = webSettings
+    ? new WebStack(app, `${config.prefix}-Web`, {
+        config,
+        web: webSettings,
+        storage,
+        images,
+        vpc: compute.vpc,
+        cluster: compute.cluster,
+        description: 'StereoSpot web-ui: HTTPS load balancer and the web-ui service',
+      })
+    : undefined;
+  for (const stack of [storage, images, inference, compute, web]) {
     if (stack) Tags.of(stack).add('project', 'stereospot');
   }
   applyCheckovSkips(app);
-  return { app, config, storage, images, inference, compute };
+  return { app, config, storage, images, inference, compute, web };
 }

@@ -85,6 +85,17 @@ export class StorageStack extends Stack {
         { id: 'AbortIncompleteUploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
         { id: 'ExpireSourceSegments', prefix: KEYS.segmentsPrefix, expiration: Duration.days(INPUT_SEGMENT_EXPIRY_DAYS) },
       ],
+      // Browser uploads from the web-ui go straight to S3 through presigned URLs (the URL is the
+      // authorisation); multipart completion needs each part's ETag readable.
+      cors: [
+        {
+          allowedMethods: [s3.HttpMethods.PUT],
+          allowedOrigins: config.corsOrigins,
+          allowedHeaders: ['Content-Type'],
+          exposedHeaders: ['ETag'],
+          maxAge: 3600,
+        },
+      ],
     });
     this.outputBucket = this.pipelineBucket('output', config, {
       lifecycleRules: [

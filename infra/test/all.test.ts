@@ -11,3 +11,4 @@ import './contract.spec';
 import './shapes.spec';
 import './write-env.spec';
 import './docs.spec';
+import './web.spec';

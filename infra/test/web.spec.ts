@@ -182,6 +182,20 @@ describe('web: bearer (default)', () => {
   });
 });
 
+describe('web: storage it relies on', () => {
+  const { templates } = synthWeb({});
+  it('input bucket takes browser PUTs (presigned) and exposes ETag for multipart completion', () => {
+    const storage = Template.fromJSON(templates['StereoSpot-Storage']);
+    const input = Object.entries(storage.findResources('AWS::S3::Bucket')).find(([id]) => id.startsWith('InputBucket'));
+    assert.ok(input, 'input bucket');
+    const rules = input[1].Properties.CorsConfiguration.CorsRules;
+    assert.deepEqual(
+      rules.map((r: Res) => [r.AllowedMethods, r.AllowedHeaders, r.ExposedHeaders]),
+      [[['PUT'], ['Content-Type'], ['ETag']]],
+    );
+  });
+});
+
 describe('web: alb-oidc', () => {
   const { t, templates } = synthWeb(OIDC);
 

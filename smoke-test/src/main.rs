@@ -187,7 +187,9 @@ mod tests {
             }
             _ => panic!("not run"),
         }
-        assert!(Cli::try_parse_from(["smoke-test", "run", "a.mp4", "--expect-layout", "x"]).is_err());
+        assert!(
+            Cli::try_parse_from(["smoke-test", "run", "a.mp4", "--expect-layout", "x"]).is_err()
+        );
         let cli = Cli::try_parse_from(["smoke-test", "provision"]).unwrap();
         assert!(
             matches!(cli.command, Cmd::Provision { env_file: None, ref prefix } if prefix == "stereospot-local")

@@ -477,10 +477,16 @@ mod tests {
         }
         let e = cfg(
             Worker::Media,
-            &[("VISIBILITY_TIMEOUT_SECONDS", "10"), ("HEARTBEAT_SECONDS", "10")],
+            &[
+                ("VISIBILITY_TIMEOUT_SECONDS", "10"),
+                ("HEARTBEAT_SECONDS", "10"),
+            ],
         )
         .unwrap_err();
-        assert!(e.contains("HEARTBEAT_SECONDS=10") && e.contains("below"), "{e}");
+        assert!(
+            e.contains("HEARTBEAT_SECONDS=10") && e.contains("below"),
+            "{e}"
+        );
         let e = cfg(Worker::Video, &[("INFERENCE_BACKEND", "grpc")]).unwrap_err();
         assert!(e.contains("INFERENCE_BACKEND"), "{e}");
         // Only the video-worker reads the depth settings.

@@ -126,6 +126,20 @@ impl Resampler {
         let taps = self.x.taps;
         let (r_plane, rest) = dst.split_at_mut(plane);
         let (g_plane, b_plane) = rest.split_at_mut(plane);
+        if (in_w, in_h) == (out_w, out_h) {
+            // Same size (frames sent at model size to an inference server): the filter weights
+            // are exactly 0 and 1, so skipping it gives bit-identical values.
+            let planes = r_plane
+                .iter_mut()
+                .zip(g_plane.iter_mut())
+                .zip(b_plane.iter_mut());
+            for (((r, g), b), px) in planes.zip(frame.rgb.chunks_exact(3)) {
+                *r = f32::from(px[0]) * aff[0].0 + aff[0].1;
+                *g = f32::from(px[1]) * aff[1].0 + aff[1].1;
+                *b = f32::from(px[2]) * aff[2].0 + aff[2].1;
+            }
+            return Ok(());
+        }
         for y in 0..out_h {
             let (start, w) = self.y.taps_for(y);
             self.row.iter_mut().for_each(|a| *a = 0.0);
@@ -197,6 +211,26 @@ mod tests {
                     assert!((got - want).abs() < 1e-4, "({x},{y},{c}): {got} vs {want}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn same_size_fast_path_matches_the_filter_bit_for_bit() {
+        // 1 px wider than the frame takes the filter; the same size takes the fast path. Both
+        // must give the frame's own values, normalised, exactly.
+        let rgb: Vec<u8> = (0..9 * 5 * 3).map(|i| (i * 53 % 256) as u8).collect();
+        let fast = run(&frame(9, 5, &rgb), 9, 5, &Normalization::IMAGENET);
+        let mut want = vec![0.0f32; fast.len()];
+        let aff = Normalization::IMAGENET.affine();
+        for (p, px) in rgb.chunks_exact(3).enumerate() {
+            for c in 0..3 {
+                want[c * 45 + p] = f32::from(px[c]) * aff[c].0 + aff[c].1;
+            }
+        }
+        assert_eq!(fast, want);
+        for n in [1, 2, 5, 9, 344] {
+            let same = AxisWeights::new(n, n);
+            assert!(same.weights.iter().all(|w| *w == 0.0 || *w == 1.0), "{n}");
         }
     }
 

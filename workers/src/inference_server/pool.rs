@@ -77,7 +77,7 @@ impl Pool {
     /// Run the model on a checked frames request (`body` passed [`wire::decode_frames`]).
     /// Waits up to the queue timeout for a worker. The worker slot and the estimator are released
     /// by the blocking task itself, so a client that disconnects cannot leak either.
-    pub async fn run(self: &Arc<Self>, body: Vec<u8>) -> Result<Vec<DepthMap>, RunError> {
+    pub async fn run(self: &Arc<Self>, body: bytes::Bytes) -> Result<Vec<DepthMap>, RunError> {
         let permit = tokio::time::timeout(self.queue_timeout, self.permits.clone().acquire_owned())
             .await
             .map_err(|_| RunError::Busy {
@@ -146,11 +146,11 @@ mod tests {
         }
     }
 
-    fn request(n: u32) -> Vec<u8> {
+    fn request(n: u32) -> bytes::Bytes {
         let mut body = Vec::new();
         wire::begin_frames(&mut body, n, 4, 2);
         body.resize(wire::frames_request_len(n as usize, 4, 2), 9);
-        body
+        body.into()
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

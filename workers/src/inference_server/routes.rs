@@ -201,7 +201,7 @@ fn too_large(state: &State, len: Option<u64>) -> Failure {
     )
 }
 
-async fn read_body(state: &State, body: Incoming) -> Result<Vec<u8>, Failure> {
+async fn read_body(state: &State, body: Incoming) -> Result<Bytes, Failure> {
     let limited = Limited::new(body, state.max_payload);
     match tokio::time::timeout(state.body_timeout, limited.collect()).await {
         Err(_) => Err(Failure::new(
@@ -213,7 +213,7 @@ async fn read_body(state: &State, body: Incoming) -> Result<Vec<u8>, Failure> {
             StatusCode::BAD_REQUEST,
             format!("reading the request body: {e}"),
         )),
-        Ok(Ok(collected)) => Ok(collected.to_bytes().to_vec()),
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
     }
 }
 

@@ -55,3 +55,41 @@ pub fn router(state: AppState) -> Router {
         ))
         .with_state(state)
 }
+
+#[cfg(test)]
+mod tests {
+    /// The API paths the router serves (pages and static files are not part of the API).
+    const API_PATHS: &[&str] = &[
+        "/healthz",
+        "/api/jobs",
+        "/api/jobs/by-key",
+        "/api/jobs/{id}",
+        "/api/jobs/{id}/results",
+        "/api/jobs/{id}/events",
+        "/api/uploads/{upload_id}/complete",
+    ];
+
+    #[test]
+    fn openapi_documents_every_api_path() {
+        let spec = include_str!("../../../docs/openapi.yaml");
+        let router = include_str!("routes.rs");
+        for p in API_PATHS {
+            assert!(
+                spec.contains(&format!("\n  {p}:")),
+                "docs/openapi.yaml lacks {p}"
+            );
+        }
+        // And the list above is the router's: every "/api..." route string appears in it.
+        let code = router.split("#[cfg(test)]").next().unwrap_or("");
+        let routed: Vec<&str> = code
+            .split('"')
+            .skip(1)
+            .step_by(2)
+            .filter(|s| s.starts_with("/api/"))
+            .collect();
+        assert_eq!(routed.len(), 6, "{routed:?}");
+        for path in routed {
+            assert!(API_PATHS.contains(&path), "{path} missing from API_PATHS");
+        }
+    }
+}

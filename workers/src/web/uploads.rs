@@ -372,6 +372,44 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn presigned_puts_sign_the_size_and_tell_the_client_the_rest() {
+        let conf = aws_sdk_s3::Config::builder()
+            .region(aws_sdk_s3::config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                "AKIDEXAMPLE",
+                "secret",
+                None,
+                None,
+                "test",
+            ))
+            .behavior_version_latest()
+            .build();
+        let p = aws_sdk_s3::Client::from_conf(conf)
+            .put_object()
+            .bucket("in")
+            .key("input/x.mp4")
+            .content_type(MP4_TYPE)
+            .content_length(1234)
+            .presigned(presign_config(Duration::from_secs(3600)).unwrap())
+            .await
+            .unwrap();
+        let uri = p.uri().to_string();
+        let signed = uri
+            .split(['?', '&'])
+            .find_map(|kv| kv.strip_prefix("X-Amz-SignedHeaders="))
+            .unwrap_or("");
+        // S3 refuses a body of another length than the one signed.
+        assert!(signed.contains("content-length"), "{uri}");
+        assert!(uri.contains("X-Amz-Expires=3600"), "{uri}");
+        let h = client_headers(&p);
+        assert_eq!(h["content-type"], MP4_TYPE);
+        assert!(
+            h.get("content-length").is_none() && h.get("host").is_none(),
+            "{h}"
+        );
+    }
+
     #[test]
     fn by_key_paths_are_encoded() {
         assert_eq!(

@@ -38,7 +38,8 @@ async fn aws_pipeline_converts_a_clip_with_two_video_workers() {
     assert!(verified.output.audio);
     check_final(&input, &kept, (640, 240));
     assert!(
-        lines.iter().any(|l| l.contains("PROCESSING")) && lines.iter().any(|l| l.contains("COMPLETED")),
+        lines.iter().any(|l| l.contains("PROCESSING"))
+            && lines.iter().any(|l| l.contains("COMPLETED")),
         "progress lines: {lines:#?}"
     );
 
@@ -51,11 +52,20 @@ async fn aws_pipeline_converts_a_clip_with_two_video_workers() {
         job.get("output_key").map(String::as_str),
         Some(format!("jobs/{}/final.mp4", verified.job_id).as_str())
     );
-    assert_eq!(scan(&cloud, &cloud.res.segment_completions_table).await.len(), 3);
+    assert_eq!(
+        scan(&cloud, &cloud.res.segment_completions_table)
+            .await
+            .len(),
+        3
+    );
 
     // Every message consumed: nothing left in the queues, nothing dead-lettered.
     let drained = eventually(Duration::from_secs(15), || all_queues_empty(&cloud)).await;
-    assert!(drained, "queues not drained:\n{}", queue_report(&cloud).await);
+    assert!(
+        drained,
+        "queues not drained:\n{}",
+        queue_report(&cloud).await
+    );
 
     // JSON logs: the video-workers' lines about each segment carry job_id and segment.
     let id = verified.job_id.to_string();

@@ -3,13 +3,14 @@
 //! messages, SIGTERM, missing configuration. Each case ends with exactly one job in the state it
 //! must be in, and (unless it is a failure case) one verified final.mp4.
 use crate::aws_support::*;
-use pipeline_core::adapters::aws::{SqsQueue, S3Store};
+use pipeline_core::adapters::aws::{S3Store, SqsQueue};
 use pipeline_core::domain::keys::{self, KeyKind};
 use pipeline_core::domain::{JobId, JobRecord, MediaInfo};
 use pipeline_core::events::{parse_s3_message, ObjectCreated, ReassemblyRequest, S3Message};
 use pipeline_core::ports::{ObjectStore, Queue};
 use pipeline_core::steps::{record_completion, CompletionOutcome, Settings};
 use pipeline_core::worker::{handle_message, Role};
+use smoke_test::provision::{provision, ResourceNames};
 use smoke_test::run::{download_and_verify, follow, upload, upload_as, MediaFacts, RunOptions};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -59,7 +60,10 @@ async fn aws_every_message_delivered_twice_still_one_job() {
 
     // Stage 1: the upload's notification (and the queue's s3:TestEvent) twice.
     let bodies = multiply_messages(&cloud, &res.chunking_queue_url, 2).await;
-    assert!(bodies.iter().any(|b| b.contains("ObjectCreated")), "{bodies:?}");
+    assert!(
+        bodies.iter().any(|b| b.contains("ObjectCreated")),
+        "{bodies:?}"
+    );
     let media = procs.spawn(Bin::Media, "media", &[]);
     // Both copies consumed, two segments announced (+ the video queue's TestEvent).
     let chunked = eventually(Duration::from_secs(60), || async {
@@ -67,13 +71,25 @@ async fn aws_every_message_delivered_twice_still_one_job() {
             && queue_counts(&cloud, &res.video_worker_queue_url).await.0 >= 3
     })
     .await;
-    assert!(chunked, "chunking stage:\n{}\n{}", queue_report(&cloud).await, procs.dump());
-    assert_eq!(job_field(&cloud, &job, "segments_total").await.as_deref(), Some("2"));
+    assert!(
+        chunked,
+        "chunking stage:\n{}\n{}",
+        queue_report(&cloud).await,
+        procs.dump()
+    );
+    assert_eq!(
+        job_field(&cloud, &job, "segments_total").await.as_deref(),
+        Some("2")
+    );
     let duplicate_seen = procs
         .json_log(media)
         .iter()
         .any(|l| message(l).contains("duplicate event ignored"));
-    assert!(duplicate_seen, "second chunk event not recognised:\n{}", procs.dump());
+    assert!(
+        duplicate_seen,
+        "second chunk event not recognised:\n{}",
+        procs.dump()
+    );
 
     // Stage 2: every segment notification twice, two video-workers.
     let bodies = multiply_messages(&cloud, &res.video_worker_queue_url, 2).await;
@@ -86,7 +102,12 @@ async fn aws_every_message_delivered_twice_still_one_job() {
             && queue_counts(&cloud, &res.segment_output_queue_url).await.0 >= 3
     })
     .await;
-    assert!(rendered, "stereo stage:\n{}\n{}", queue_report(&cloud).await, procs.dump());
+    assert!(
+        rendered,
+        "stereo stage:\n{}\n{}",
+        queue_report(&cloud).await,
+        procs.dump()
+    );
 
     // Stage 3: every segment-output notification twice; the reassembly request twice too.
     multiply_messages(&cloud, &res.segment_output_queue_url, 2).await;
@@ -96,7 +117,10 @@ async fn aws_every_message_delivered_twice_still_one_job() {
     })
     .await;
     assert!(recorded, "completions:\n{}", procs.dump());
-    let request = ReassemblyRequest { job_id: job.clone() }.to_body();
+    let request = ReassemblyRequest {
+        job_id: job.clone(),
+    }
+    .to_body();
     send_raw(&cloud, &res.reassembly_queue_url, &request).await;
 
     let o = opts(&cloud);
@@ -111,16 +135,32 @@ async fn aws_every_message_delivered_twice_still_one_job() {
     // A late duplicate of the request, after completion: nothing is redone.
     send_raw(&cloud, &res.reassembly_queue_url, &request).await;
     let drained = eventually(Duration::from_secs(30), || all_queues_empty(&cloud)).await;
-    assert!(drained, "queues:\n{}\n{}", queue_report(&cloud).await, procs.dump());
+    assert!(
+        drained,
+        "queues:\n{}\n{}",
+        queue_report(&cloud).await,
+        procs.dump()
+    );
 
     let j = the_only_job(&cloud, "COMPLETED").await;
-    assert_eq!((j["segments_total"].as_str(), j["segments_done"].as_str()), ("2", "2"));
+    assert_eq!(
+        (j["segments_total"].as_str(), j["segments_done"].as_str()),
+        ("2", "2")
+    );
     assert_eq!(scan(&cloud, &res.segment_completions_table).await.len(), 2);
     assert_eq!(scan(&cloud, &res.reassembly_triggered_table).await.len(), 1);
     let log = procs.json_log(reassembler);
     let joins = log.iter().filter(|l| message(l) == "job completed").count();
-    let triggers = log.iter().filter(|l| message(l) == "reassembly triggered").count();
-    assert_eq!((joins, triggers), (1, 1), "one join, one trigger:\n{}", procs.dump());
+    let triggers = log
+        .iter()
+        .filter(|l| message(l) == "reassembly triggered")
+        .count();
+    assert_eq!(
+        (joins, triggers),
+        (1, 1),
+        "one join, one trigger:\n{}",
+        procs.dump()
+    );
 }
 
 /// A video-worker is SIGKILLed while it holds a segment: the message becomes visible again when
@@ -133,7 +173,11 @@ async fn aws_video_worker_killed_mid_segment() {
     let input = clip(cloud.dir.path(), "kill.mp4", "640x360", 8, 48, false);
     // The queue's s3:TestEvent would look like an in-flight segment: drop it first.
     let q = SqsQueue::new(&cloud.conf, &res.video_worker_queue_url);
-    for m in q.receive(10, Duration::from_secs(1)).await.expect("receive") {
+    for m in q
+        .receive(10, Duration::from_secs(1))
+        .await
+        .expect("receive")
+    {
         assert_eq!(parse_s3_message(&m.body), Ok(S3Message::TestEvent));
         q.delete(&m.receipt).await.expect("delete");
     }
@@ -156,7 +200,10 @@ async fn aws_video_worker_killed_mid_segment() {
     // Past the first heartbeat (the visibility is now 4 s), still rendering.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let in_flight = queue_counts(&cloud, &res.video_worker_queue_url).await.1;
-    assert!(in_flight >= 1, "segment finished before the kill: machine too fast for this clip");
+    assert!(
+        in_flight >= 1,
+        "segment finished before the kill: machine too fast for this clip"
+    );
     procs.kill9(a);
 
     // The segment it held comes back to the queue: nothing in flight, and every segment without
@@ -168,7 +215,11 @@ async fn aws_video_worker_killed_mid_segment() {
         in_flight == 0 && visible >= 2 - done
     })
     .await;
-    assert!(back, "the killed worker's message did not return:\n{}", queue_report(&cloud).await);
+    assert!(
+        back,
+        "the killed worker's message did not return:\n{}",
+        queue_report(&cloud).await
+    );
 
     procs.spawn(Bin::Video, "video-b", &short);
     let o = opts(&cloud);
@@ -203,17 +254,28 @@ fn tiny_media() -> MediaInfo {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aws_last_two_segments_completing_concurrently_trigger_once() {
     const ROUNDS: usize = 20;
-    let cloud = cloud("race").await;
-    let res = cloud.res.clone();
-    let scratch = cloud.dir.path().join("scratch");
+    // Requests still race on the client side (both are in flight at once); the server applies
+    // them one at a time, as DynamoDB does for one item. See `SerialMoto` for why.
+    let moto = SerialMoto::start();
+    let conf = moto.sdk_config().await;
+    let res = provision(
+        &conf,
+        &ResourceNames {
+            prefix: "race".into(),
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("provision: {e:#}"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let scratch = dir.path().join("scratch");
     let ctx = context(
-        &cloud.conf,
+        &conf,
         &res,
         Settings::default(),
         Arc::new(NoDepth("test")),
         &scratch,
     );
-    let piece = cloud.dir.path().join("piece.mp4");
+    let piece = dir.path().join("piece.mp4");
     std::fs::write(&piece, b"stereo segment stand-in").expect("write");
     let frames = [("frames".to_string(), "24".to_string())];
     let mut jobs = Vec::new();
@@ -224,7 +286,10 @@ async fn aws_last_two_segments_completing_concurrently_trigger_once() {
             .create_job(&JobRecord::new(job.clone(), &res.input_bucket, &key))
             .await
             .expect("create");
-        ctx.jobs.set_chunked(&job, &tiny_media(), 2).await.expect("chunked");
+        ctx.jobs
+            .set_chunked(&job, &tiny_media(), 2)
+            .await
+            .expect("chunked");
         let mut events = Vec::new();
         for i in 0..2 {
             let k = keys::output_segment_key(&job, i);
@@ -267,7 +332,7 @@ async fn aws_last_two_segments_completing_concurrently_trigger_once() {
     }
 
     // Exactly one reassembly request per job reached the queue.
-    let q = SqsQueue::new(&cloud.conf, &res.reassembly_queue_url);
+    let q = SqsQueue::new(&conf, &res.reassembly_queue_url);
     let mut requested = Vec::new();
     loop {
         let msgs = q.receive(10, Duration::ZERO).await.expect("receive");
@@ -291,16 +356,28 @@ async fn aws_last_two_segments_completing_concurrently_trigger_once() {
         let (ctx, j) = (ctx.clone(), j.clone());
         async move { ctx.jobs.claim_reassembly(&j, t, ttl).await.expect("claim") }
     };
-    let holder = scan(&cloud, &res.reassembly_triggered_table)
+    let holder = aws_sdk_dynamodb::Client::new(&conf)
+        .get_item()
+        .table_name(&res.reassembly_triggered_table)
+        .key(
+            "job_id",
+            aws_sdk_dynamodb::types::AttributeValue::S(j.to_string()),
+        )
+        .send()
         .await
-        .into_iter()
-        .find(|c| c.get("job_id") == Some(&j.to_string()))
-        .and_then(|c| c.get("token").cloned())
+        .expect("get claim")
+        .item()
+        .and_then(|i| i.get("token"))
+        .and_then(|t| t.as_s().ok())
+        .cloned()
         .expect("claim item");
     assert!(holder.starts_with("message-0-"), "{holder}");
     assert!(!claim("intruder", fresh).await);
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    assert!(claim("successor", Duration::from_secs(1)).await, "stale claim not taken over");
+    assert!(
+        claim("successor", Duration::from_secs(1)).await,
+        "stale claim not taken over"
+    );
     assert!(claim("successor", fresh).await, "holder re-granted");
 }
 
@@ -322,7 +399,12 @@ async fn aws_reassembler_dying_after_its_claim_still_completes() {
             && queue_counts(&cloud, &res.segment_output_queue_url).await.0 >= 3
     })
     .await;
-    assert!(ready, "segments:\n{}\n{}", queue_report(&cloud).await, procs.dump());
+    assert!(
+        ready,
+        "segments:\n{}\n{}",
+        queue_report(&cloud).await,
+        procs.dump()
+    );
 
     // The doomed reassembler, in this process: the same step code over the same adapters.
     let ctx = context(
@@ -335,7 +417,10 @@ async fn aws_reassembler_dying_after_its_claim_still_completes() {
     let q = SqsQueue::new(&cloud.conf, &res.segment_output_queue_url);
     let mut segment_msgs = Vec::new();
     while segment_msgs.len() < 2 {
-        let msgs = q.receive(10, Duration::from_secs(1)).await.expect("receive");
+        let msgs = q
+            .receive(10, Duration::from_secs(1))
+            .await
+            .expect("receive");
         assert!(!msgs.is_empty(), "segment-output messages missing");
         for m in msgs {
             match parse_s3_message(&m.body).expect("S3 event") {
@@ -351,7 +436,9 @@ async fn aws_reassembler_dying_after_its_claim_still_completes() {
     }
     segment_msgs.sort_by_key(|(i, _, _)| *i);
     let (_, _, first) = &segment_msgs[0];
-    handle_message(&ctx, Role::Complete, first).await.expect("first segment");
+    handle_message(&ctx, Role::Complete, first)
+        .await
+        .expect("first segment");
     q.delete(&first.receipt).await.expect("delete");
     let (last_index, last_key, last) = &segment_msgs[1];
     let frames: u64 = ctx
@@ -361,17 +448,33 @@ async fn aws_reassembler_dying_after_its_claim_still_completes() {
         .expect("head")
         .and_then(|m| m.get("frames").and_then(|f| f.parse().ok()))
         .expect("frames metadata");
-    let c = ctx.jobs.record_segment(&job, *last_index, frames).await.expect("record");
+    let c = ctx
+        .jobs
+        .record_segment(&job, *last_index, frames)
+        .await
+        .expect("record");
     assert!(c.all_done());
     let ttl = Settings::default().claim_ttl;
-    assert!(ctx.jobs.claim_reassembly(&job, &last.id, ttl).await.expect("claim"));
+    assert!(ctx
+        .jobs
+        .claim_reassembly(&job, &last.id, ttl)
+        .await
+        .expect("claim"));
     // ... and it dies: no request sent, message not deleted; it returns in 2 s.
-    q.set_visibility(&last.receipt, Duration::from_secs(2)).await.expect("visibility");
+    q.set_visibility(&last.receipt, Duration::from_secs(2))
+        .await
+        .expect("visibility");
     assert!(
-        !ctx.jobs.claim_reassembly(&job, "a-duplicate-message", ttl).await.expect("claim"),
+        !ctx.jobs
+            .claim_reassembly(&job, "a-duplicate-message", ttl)
+            .await
+            .expect("claim"),
         "a fresh claim must exclude other messages"
     );
-    assert_eq!(queue_counts(&cloud, &res.reassembly_queue_url).await, (0, 0));
+    assert_eq!(
+        queue_counts(&cloud, &res.reassembly_queue_url).await,
+        (0, 0)
+    );
 
     let reassembler = procs.spawn(Bin::Reassembler, "reassembler", &[]);
     let o = opts(&cloud);
@@ -400,7 +503,10 @@ async fn aws_not_a_video_fails_once_without_retries() {
     let media = procs.spawn(
         Bin::Media,
         "media",
-        &[("VISIBILITY_TIMEOUT_SECONDS", "3"), ("HEARTBEAT_SECONDS", "1")],
+        &[
+            ("VISIBILITY_TIMEOUT_SECONDS", "3"),
+            ("HEARTBEAT_SECONDS", "1"),
+        ],
     );
     let notes = cloud.dir.path().join("notes.mp4");
     std::fs::write(&notes, "this is a text file, not a video\n".repeat(50)).expect("write");
@@ -431,14 +537,22 @@ async fn aws_not_a_video_fails_once_without_retries() {
     }
     assert!(empty, "{}", queue_report(&cloud).await);
     let j = the_only_job(&cloud, "FAILED").await;
-    assert!(j.get("error").is_some_and(|e| e.contains("not a video")), "{j:?}");
+    assert!(
+        j.get("error").is_some_and(|e| e.contains("not a video")),
+        "{j:?}"
+    );
     let log = procs.json_log(media);
     let handled: Vec<u64> = log
         .iter()
         .filter(|l| message(l).contains("permanent failure"))
         .map(|l| field(l, "receive").and_then(|v| v.as_u64()).unwrap_or(0))
         .collect();
-    assert_eq!(handled, [1], "handled once, on its first receive:\n{}", procs.dump());
+    assert_eq!(
+        handled,
+        [1],
+        "handled once, on its first receive:\n{}",
+        procs.dump()
+    );
     assert!(procs.alive(media));
 }
 
@@ -455,14 +569,23 @@ async fn aws_malformed_messages_are_dropped_and_workers_carry_on() {
         procs.spawn(Bin::Reassembler, "reassembler", &[]),
     ];
     for url in main_queues(&cloud) {
-        for body in ["}{ not json", r#"{"Records": 5}"#, r#"{"job_id": "../../etc"}"#] {
+        for body in [
+            "}{ not json",
+            r#"{"Records": 5}"#,
+            r#"{"job_id": "../../etc"}"#,
+        ] {
             send_raw(&cloud, &url, body).await;
         }
     }
     let drained = eventually(Duration::from_secs(30), || all_queues_empty(&cloud)).await;
     assert!(drained, "{}\n{}", queue_report(&cloud).await, procs.dump());
     for w in workers {
-        assert!(procs.alive(w), "{} died:\n{}", procs.list[w].name, procs.dump());
+        assert!(
+            procs.alive(w),
+            "{} died:\n{}",
+            procs.list[w].name,
+            procs.dump()
+        );
         let dropped = procs
             .json_log(w)
             .iter()
@@ -474,7 +597,13 @@ async fn aws_malformed_messages_are_dropped_and_workers_carry_on() {
             })
             .count();
         let expected = if w == workers[2] { 6 } else { 3 };
-        assert_eq!(dropped, expected, "{}:\n{}", procs.list[w].name, procs.dump());
+        assert_eq!(
+            dropped,
+            expected,
+            "{}:\n{}",
+            procs.list[w].name,
+            procs.dump()
+        );
     }
 
     let input = clip(cloud.dir.path(), "good.mp4", "320x240", 2, 24, true);
@@ -507,7 +636,9 @@ async fn aws_sigterm_while_idle_exits_zero_promptly() {
         .map(|b| procs.spawn(*b, b.name(), &[("POLL_WAIT_SECONDS", "20")]))
         .collect();
     let up = eventually(Duration::from_secs(30), || {
-        let ok = all.iter().all(|i| procs.log(*i).contains("consumer started"));
+        let ok = all
+            .iter()
+            .all(|i| procs.log(*i).contains("consumer started"));
         async move { ok }
     })
     .await;
@@ -517,7 +648,11 @@ async fn aws_sigterm_while_idle_exits_zero_promptly() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     for (k, i) in all.iter().enumerate() {
         let used = cpu_seconds(procs.pid(*i)) - before[k];
-        assert!(used <= 0.1, "{} used {used} s CPU in 3 s idle", procs.list[*i].name);
+        assert!(
+            used <= 0.1,
+            "{} used {used} s CPU in 3 s idle",
+            procs.list[*i].name
+        );
     }
     for i in &all {
         procs.sigterm(*i);
@@ -536,7 +671,10 @@ async fn aws_sigterm_while_idle_exits_zero_promptly() {
     assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
     for i in &all {
         let log = procs.log(*i);
-        assert!(log.contains("SIGTERM received") && log.contains("stopped"), "{log}");
+        assert!(
+            log.contains("SIGTERM received") && log.contains("stopped"),
+            "{log}"
+        );
     }
 }
 
@@ -553,7 +691,10 @@ fn aws_missing_or_invalid_configuration_exits_2() {
         let t = Instant::now();
         let out = worker_command(bin, env).output().expect("run worker");
         assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
-        (out.status.code(), String::from_utf8_lossy(&out.stderr).to_string())
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
     };
     for bin in Bin::ALL {
         for missing in RESOURCE_VARS {
@@ -571,7 +712,10 @@ fn aws_missing_or_invalid_configuration_exits_2() {
         env.push(("DIVERGENCE".into(), "lots".into()));
         let (code, stderr) = run(bin, &env);
         assert_eq!(code, Some(2), "{stderr}");
-        assert!(stderr.starts_with("error: invalid environment variable DIVERGENCE"), "{stderr}");
+        assert!(
+            stderr.starts_with("error: invalid environment variable DIVERGENCE"),
+            "{stderr}"
+        );
     }
     let mut env = full.clone();
     env.push(("MODEL_PATH".into(), "/nonexistent/midas_small.onnx".into()));

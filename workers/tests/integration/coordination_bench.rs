@@ -72,15 +72,35 @@ fn bench_input(dir: &Path) -> (std::path::PathBuf, &'static str) {
     if shared.exists() {
         let s = shared.to_str().expect("utf-8");
         util::ffmpeg(&[
-            "-i", s, "-t", &secs, "-c:v", "libx264", "-preset", "veryfast", "-force_key_frames",
-            &keys, "-c:a", "copy", o,
+            "-i",
+            s,
+            "-t",
+            &secs,
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-force_key_frames",
+            &keys,
+            "-c:a",
+            "copy",
+            o,
         ]);
         (out, "Big Buck Bunny 640x360 24 fps (first 30 s)")
     } else {
         let src = format!("testsrc2=size=640x360:rate=24:duration={secs}");
         util::ffmpeg(&[
-            "-f", "lavfi", "-i", &src, "-c:v", "libx264", "-preset", "veryfast",
-            "-force_key_frames", &keys, o,
+            "-f",
+            "lavfi",
+            "-i",
+            &src,
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-force_key_frames",
+            &keys,
+            o,
         ]);
         (out, "lavfi testsrc2 640x360 24 fps")
     }
@@ -137,7 +157,9 @@ async fn coordination_bench() {
         .expect("receive")
         .pop()
         .expect("reassembly request");
-    handle_message(&ctx, Role::Reassemble, &m).await.expect("join");
+    handle_message(&ctx, Role::Reassemble, &m)
+        .await
+        .expect("join");
     reassembly_q.delete(&m.receipt).await.expect("delete");
     let join_s = t.elapsed().as_secs_f64();
 

@@ -765,26 +765,32 @@ fn bench_backends() {
             };
             let http = http_factory(&server.url(), settings.clone()).expect("http");
             let sm = sagemaker_factory("bench", settings).expect("sagemaker");
-            // Interleave the runs so a change in machine load hits every backend alike.
+            // Interleave the runs so a change in machine load hits every backend alike; keep
+            // the best of 3 (the machine is shared: the best run is the least disturbed one).
             let mut fps = [0.0f64; 3];
-            for _ in 0..2 {
-                fps[0] += time(&local) / 2.0;
-                fps[1] += time(&http) / 2.0;
-                fps[2] += time(&sm) / 2.0;
+            for _ in 0..3 {
+                fps[0] = fps[0].max(time(&local));
+                fps[1] = fps[1].max(time(&http));
+                fps[2] = fps[2].max(time(&sm));
             }
+            let overhead = |remote: f64| {
+                format!(
+                    "{remote:.1} ({:+.1}%, {:+.2} ms/frame)",
+                    (fps[0] / remote - 1.0) * 100.0,
+                    (1.0 / remote - 1.0 / fps[0]) * 1000.0
+                )
+            };
             let row = format!(
-                "| {label} | {batch} | {:.1} | {:.1} ({:+.1}%) | {:.1} ({:+.1}%) |",
+                "| {label} | {batch} | {:.1} | {} | {} |",
                 fps[0],
-                fps[1],
-                (fps[0] / fps[1] - 1.0) * 100.0,
-                fps[2],
-                (fps[0] / fps[2] - 1.0) * 100.0
+                overhead(fps[1]),
+                overhead(fps[2])
             );
             eprintln!("{row}");
             rows.push(row);
         }
     }
-    println!("| model (344x192 input) | batch | local fps | http fps (overhead) | sagemaker-protocol fps (overhead) |");
+    println!("| model (344x192 input) | batch | local fps | http fps (extra time) | sagemaker-protocol fps (extra time) |");
     println!("|---|---|---|---|---|");
     for r in rows {
         println!("{r}");

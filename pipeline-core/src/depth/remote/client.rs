@@ -86,8 +86,12 @@ impl FramePacker {
                 .map_err(|e| DepthError::Inference(format!("frame {i}: {e}")))?;
             let (r, rest) = self.planar.split_at(plane);
             let (g, b) = rest.split_at(plane);
-            for ((r, g), b) in r.iter().zip(g).zip(b) {
-                buf.extend_from_slice(&[to_u8(*r), to_u8(*g), to_u8(*b)]);
+            let start = buf.len();
+            buf.resize(start + 3 * plane, 0);
+            for (((px, r), g), b) in buf[start..].chunks_exact_mut(3).zip(r).zip(g).zip(b) {
+                px[0] = to_u8(*r);
+                px[1] = to_u8(*g);
+                px[2] = to_u8(*b);
             }
         }
         Ok(())

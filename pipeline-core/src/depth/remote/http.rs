@@ -105,7 +105,8 @@ impl Transport for HttpTransport {
         };
         let status = response.status().as_u16();
         if status == 200 {
-            let mut out = Vec::new();
+            let expected = response.body().content_length().unwrap_or(0);
+            let mut out = Vec::with_capacity(expected.min(MAX_RESPONSE_BYTES) as usize);
             return match response
                 .body_mut()
                 .as_reader()

@@ -294,8 +294,10 @@ pub fn encode_depth(buf: &mut Vec<u8>, maps: &[DepthMap]) -> Result<(), WireErro
     buf.reserve(HEADER_LEN + maps.len() * plane * 2);
     header.write(DEPTH_MAGIC, buf);
     for m in maps {
-        for &v in &m.data {
-            buf.extend_from_slice(&quantize(v).to_le_bytes());
+        let start = buf.len();
+        buf.resize(start + 2 * plane, 0);
+        for (out, &v) in buf[start..].chunks_exact_mut(2).zip(&m.data) {
+            out.copy_from_slice(&quantize(v).to_le_bytes());
         }
     }
     Ok(())
