@@ -53,8 +53,10 @@ export function workerEnv(
     } else {
       env[ENV.DEPTH_DEVICE] = video.depthDevice;
       setIf(env, ENV.MODEL_PATH, config.modelPath);
-      setIf(env, ENV.MODEL_PROFILE, config.modelProfile);
     }
+    // Both backends need the profile: the client resizes and normalises frames for the model,
+    // and the inference server rejects a request whose profile differs from its own.
+    setIf(env, ENV.MODEL_PROFILE, config.modelProfile);
     setIf(env, ENV.STEREO_LAYOUT, config.stereoLayout);
     setIf(env, ENV.DIVERGENCE, config.divergence);
     setIf(env, ENV.CONVERGENCE, config.convergence);

@@ -246,8 +246,17 @@ async fn stereo_segments_carry_the_expiry_tag_and_final_does_not() {
         let c = store.client().clone();
         let bucket = fx.res.output_bucket.clone();
         async move {
-            let out = c.get_object_tagging().bucket(bucket).key(key).send().await.unwrap();
-            out.tag_set().iter().map(|t| format!("{}={}", t.key(), t.value())).collect::<Vec<_>>()
+            let out = c
+                .get_object_tagging()
+                .bucket(bucket)
+                .key(key)
+                .send()
+                .await
+                .unwrap();
+            out.tag_set()
+                .iter()
+                .map(|t| format!("{}={}", t.key(), t.value()))
+                .collect::<Vec<_>>()
         }
     };
     assert_eq!(tags(seg).await, vec!["stereospot-kind=segment".to_string()]);
@@ -356,6 +365,30 @@ async fn sqs_receive_counts_visibility_and_delete() {
     }
     let batch = q.receive(50, Duration::from_secs(1)).await.unwrap();
     assert!(!batch.is_empty() && batch.len() <= 10, "{}", batch.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqs_receive_visibility_overrides_the_queue_default() {
+    let fx = Fixture::new().await;
+    // The reassembly queue's default visibility is 600 s; the consumer asks for 1 s on receive.
+    let q = SqsQueue::new(&fx.conf, &fx.res.reassembly_queue_url)
+        .with_receive_visibility(Duration::from_secs(1));
+    q.send("x").await.unwrap();
+    let first = receive_n(&q, 1, Duration::from_secs(5)).await;
+    assert_eq!(first.len(), 1);
+    let started = Instant::now();
+    // Never deleted nor heartbeated (a consumer killed at once): back within seconds.
+    let again = receive_n(&q, 1, Duration::from_secs(6)).await;
+    assert_eq!(
+        again.len(),
+        1,
+        "message returned after the receive visibility"
+    );
+    assert_eq!(
+        (again[0].id.as_str(), again[0].receive_count),
+        (first[0].id.as_str(), 2)
+    );
+    assert!(started.elapsed() < Duration::from_secs(6));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

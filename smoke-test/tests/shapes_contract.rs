@@ -10,12 +10,20 @@ use smoke_test::provision::{canonical_json, describe_shapes, provision, Resource
 #[tokio::test]
 #[ignore = "needs the infra shapes: run through `make test` (target shapes-contract)"]
 async fn provision_matches_the_cdk_stacks() {
-    let path = std::env::var("STEREOSPOT_INFRA_SHAPES").expect("STEREOSPOT_INFRA_SHAPES: path of infra shapes.json");
+    let path = std::env::var("STEREOSPOT_INFRA_SHAPES")
+        .expect("STEREOSPOT_INFRA_SHAPES: path of infra shapes.json");
     let infra: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&path).expect("read infra shapes")).expect("infra shapes JSON");
+        serde_json::from_slice(&std::fs::read(&path).expect("read infra shapes"))
+            .expect("infra shapes JSON");
     let moto = MotoServer::start().expect("moto");
     let conf = moto.sdk_config().await;
-    let res = provision(&conf, &ResourceNames::random()).await.expect("provision");
+    let res = provision(&conf, &ResourceNames::random())
+        .await
+        .expect("provision");
     let local = describe_shapes(&conf, &res).await.expect("describe");
-    assert_eq!(canonical_json(&local), canonical_json(&infra), "provisioned shapes differ from the CDK stacks");
+    assert_eq!(
+        canonical_json(&local),
+        canonical_json(&infra),
+        "provisioned shapes differ from the CDK stacks"
+    );
 }

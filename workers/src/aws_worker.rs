@@ -360,7 +360,9 @@ async fn serve(
     );
     let mut loops = tokio::task::JoinSet::new();
     for &role in worker.roles() {
-        let queue: Arc<dyn Queue> = Arc::new(SqsQueue::new(&sdk, queue_url(&res, role)));
+        let queue: Arc<dyn Queue> = Arc::new(
+            SqsQueue::new(&sdk, queue_url(&res, role)).with_receive_visibility(opts.visibility),
+        );
         loops.spawn(run_loop(
             ctx.clone(),
             queue,

@@ -2,9 +2,9 @@
 //! The pipeline itself lives in `pipeline-core`; binaries only wire and loop.
 #[cfg(feature = "aws")]
 pub mod aws_worker;
-#[cfg(feature = "aws")]
-pub mod web;
 pub mod convert_cmd;
 pub mod inference_server;
 pub mod logging;
 pub mod progress;
+#[cfg(feature = "aws")]
+pub mod web;

@@ -24,9 +24,12 @@ impl ConsoleProgress {
                 "{spinner} {msg:14} [{bar:30}] {pos}/{len} frames  {fps}  ETA {eta}",
             )
             .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .with_key("fps", |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
-                let _ = write!(w, "{:.1} fps", s.per_sec());
-            })
+            .with_key(
+                "fps",
+                |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = write!(w, "{:.1} fps", s.per_sec());
+                },
+            )
             .progress_chars("=> ");
             b.set_style(style);
             b.enable_steady_tick(Duration::from_millis(200));

@@ -1,4 +1,4 @@
 //! Adapters implementing the ports.
-pub mod local;
 #[cfg(feature = "aws")]
 pub mod aws;
+pub mod local;

@@ -24,7 +24,13 @@ pub fn probe(path: &Path) -> Result<MediaInfo> {
     let out = run(
         "ffprobe",
         ffprobe()
-            .args(["-count_packets", "-show_streams", "-show_format", "-of", "json"])
+            .args([
+                "-count_packets",
+                "-show_streams",
+                "-show_format",
+                "-of",
+                "json",
+            ])
             .arg(path),
     )?;
     if !out.status.success() {
@@ -159,18 +165,24 @@ pub fn parse_probe(json: &Value) -> std::result::Result<MediaInfo, String> {
             "duration {duration:.0} s is longer than supported (24 h)"
         ));
     }
-    let stated = num(video.get("nb_frames")).map(|f| f as u64).filter(|f| *f > 0);
+    let stated = num(video.get("nb_frames"))
+        .map(|f| f as u64)
+        .filter(|f| *f > 0);
     let present = num(video.get("nb_read_packets")).map(|f| f as u64);
     if let (Some(stated), Some(present)) = (stated, present) {
         // The header promises more frames than the file holds: cut off after the index.
         if present < stated {
-            return Err(format!("truncated: only {present} of {stated} video frames are present"));
+            return Err(format!(
+                "truncated: only {present} of {stated} video frames are present"
+            ));
         }
     }
     if present == Some(0) {
         return Err("no video frames".into());
     }
-    let frames = stated.or(present).unwrap_or_else(|| (duration * fps).round() as u64);
+    let frames = stated
+        .or(present)
+        .unwrap_or_else(|| (duration * fps).round() as u64);
     let sar = ratio(video.get("sample_aspect_ratio")).unwrap_or((1, 1));
     let audio = streams.iter().find(|s| is(s, "audio")).map(|a| AudioInfo {
         codec: a

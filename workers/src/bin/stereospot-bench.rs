@@ -14,15 +14,35 @@ use std::time::{Duration, Instant};
 const SAMPLE: usize = 240;
 
 fn main() -> Result<()> {
-    let media = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "../shared/media/big_buck_bunny_360p_24fps_60s.mp4".into()));
+    let media = PathBuf::from(
+        std::env::args()
+            .nth(1)
+            .unwrap_or_else(|| "../shared/media/big_buck_bunny_360p_24fps_60s.mp4".into()),
+    );
     if !media.exists() {
-        println!("skipped: {} not found (the shared media folder is not beside this checkout)", media.display());
+        println!(
+            "skipped: {} not found (the shared media folder is not beside this checkout)",
+            media.display()
+        );
         return Ok(());
     }
     let info = probe(&media)?;
     let (w, h) = info.display_size();
-    println!("input: {} ({}x{}, {} frames, {:.1} fps)", media.display(), w, h, info.frames, info.fps());
-    println!("machine: {} cores, {}", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0), cpu_model());
+    println!(
+        "input: {} ({}x{}, {} frames, {:.1} fps)",
+        media.display(),
+        w,
+        h,
+        info.frames,
+        info.fps()
+    );
+    println!(
+        "machine: {} cores, {}",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0),
+        cpu_model()
+    );
 
     // Decode alone (whole file), keeping the first SAMPLE frames.
     let t = Instant::now();
@@ -37,12 +57,22 @@ fn main() -> Result<()> {
     let decode_fps = n as f64 / t.elapsed().as_secs_f64();
 
     // Depth inference alone (embedded model, CPU, batch 4 as convert uses).
-    let factory = OrtFactory::new(OrtConfig { device: pipeline_core::depth::Device::Cpu, ..OrtConfig::embedded() })?;
+    let factory = OrtFactory::new(OrtConfig {
+        device: pipeline_core::depth::Device::Cpu,
+        ..OrtConfig::embedded()
+    })?;
     let mut est = factory.create()?;
     let t = Instant::now();
     let mut depths = Vec::with_capacity(frames.len());
     for chunk in frames.chunks(est.max_batch().max(1)) {
-        let refs: Vec<FrameRef<'_>> = chunk.iter().map(|f| FrameRef { width: w, height: h, rgb: f }).collect();
+        let refs: Vec<FrameRef<'_>> = chunk
+            .iter()
+            .map(|f| FrameRef {
+                width: w,
+                height: h,
+                rgb: f,
+            })
+            .collect();
         depths.extend(est.estimate(&refs)?);
     }
     let depth_fps = frames.len() as f64 / t.elapsed().as_secs_f64();
@@ -54,7 +84,8 @@ fn main() -> Result<()> {
     let t = Instant::now();
     for (f, d) in frames.iter().zip(&depths) {
         let mut out = Vec::new();
-        r.render(f, &d.data, d.width, d.height, &mut out).map_err(anyhow::Error::msg)?;
+        r.render(f, &d.data, d.width, d.height, &mut out)
+            .map_err(anyhow::Error::msg)?;
         rendered.push(out);
     }
     let render_fps = frames.len() as f64 / t.elapsed().as_secs_f64();
@@ -62,7 +93,14 @@ fn main() -> Result<()> {
     // Encode alone (x264 veryfast crf 18, the convert default).
     let tmp = tempfile::tempdir()?;
     let t = Instant::now();
-    let mut enc = Encoder::start(&tmp.path().join("enc.mp4"), ow, oh, info.frame_rate, info.time_base.1, &EncodeSettings::default())?;
+    let mut enc = Encoder::start(
+        &tmp.path().join("enc.mp4"),
+        ow,
+        oh,
+        info.frame_rate,
+        info.time_base.1,
+        &EncodeSettings::default(),
+    )?;
     for f in &rendered {
         enc.write_frame(f)?;
     }
@@ -95,12 +133,22 @@ fn main() -> Result<()> {
     if !output.status.success() {
         bail!("convert failed");
     }
-    let summary: serde_json::Value = serde_json::from_slice(output.stdout.trim_ascii()).context("convert summary")?;
+    let summary: serde_json::Value =
+        serde_json::from_slice(output.stdout.trim_ascii()).context("convert summary")?;
     let e2e_frames = summary["output_frames"].as_u64().unwrap_or(0);
     let e2e_fps = e2e_frames as f64 / wall;
 
-    let stages = [("decode", decode_fps), ("depth", depth_fps), ("render", render_fps), ("encode", encode_fps)];
-    let (slow_name, slow) = stages.iter().copied().fold(("", f64::INFINITY), |a, b| if b.1 < a.1 { b } else { a });
+    let stages = [
+        ("decode", decode_fps),
+        ("depth", depth_fps),
+        ("render", render_fps),
+        ("encode", encode_fps),
+    ];
+    let (slow_name, slow) =
+        stages
+            .iter()
+            .copied()
+            .fold(("", f64::INFINITY), |a, b| if b.1 < a.1 { b } else { a });
     println!();
     println!("| stage (alone) | fps |");
     println!("|---|---|");
@@ -109,15 +157,25 @@ fn main() -> Result<()> {
     }
     println!("| **end-to-end** (`stereospot convert`, {e2e_frames} frames, {wall:.1} s) | {e2e_fps:.1} |");
     println!();
-    println!("ratio end-to-end / slowest stage alone ({slow_name}): {:.2} (target >= 0.8)", e2e_fps / slow);
-    println!("peak RSS of the conversion (stereospot + ffmpeg children): {:.0} MiB (target < 1024)", peak_kib as f64 / 1024.0);
+    println!(
+        "ratio end-to-end / slowest stage alone ({slow_name}): {:.2} (target >= 0.8)",
+        e2e_fps / slow
+    );
+    println!(
+        "peak RSS of the conversion (stereospot + ffmpeg children): {:.0} MiB (target < 1024)",
+        peak_kib as f64 / 1024.0
+    );
     Ok(())
 }
 
 fn cpu_model() -> String {
     std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
         .unwrap_or_else(|| "unknown CPU".into())
 }
 
@@ -126,10 +184,15 @@ fn tree_rss_kib(pid: u32) -> u64 {
     let mut parent_of = Vec::new();
     if let Ok(rd) = std::fs::read_dir("/proc") {
         for e in rd.flatten() {
-            let Some(p) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
+            let Some(p) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+                continue;
+            };
             let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
             // Field 4 (ppid) follows the ")" that closes the command name.
-            let ppid = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1)).and_then(|s| s.parse::<u32>().ok());
+            let ppid = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                .and_then(|s| s.parse::<u32>().ok());
             if let Some(pp) = ppid {
                 parent_of.push((p, pp));
             }
@@ -139,15 +202,26 @@ fn tree_rss_kib(pid: u32) -> u64 {
     let mut i = 0;
     while i < tree.len() {
         let cur = tree[i];
-        tree.extend(parent_of.iter().filter(|(_, pp)| *pp == cur).map(|(p, _)| *p));
+        tree.extend(
+            parent_of
+                .iter()
+                .filter(|(_, pp)| *pp == cur)
+                .map(|(p, _)| *p),
+        );
         i += 1;
     }
-    tree.iter().map(|p| rss_kib(Path::new(&format!("/proc/{p}/status")))).sum()
+    tree.iter()
+        .map(|p| rss_kib(Path::new(&format!("/proc/{p}/status"))))
+        .sum()
 }
 
 fn rss_kib(status: &Path) -> u64 {
     std::fs::read_to_string(status)
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
         .unwrap_or(0)
 }

@@ -125,10 +125,7 @@ fn runtime_error(f: &Failure) -> Response<Full<Bytes>> {
     r
 }
 
-fn header_str<'a>(
-    req: &'a Request<Incoming>,
-    name: impl hyper::header::AsHeaderName,
-) -> Option<&'a str> {
+fn header_str(req: &Request<Incoming>, name: impl hyper::header::AsHeaderName) -> Option<&str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 

@@ -98,11 +98,26 @@ fn truncated_faststart_mp4() {
     // Index at the front, media data cut off: the header promises frames that are not there.
     let d = tempfile::tempdir().unwrap();
     let src = d.path().join("fs.mp4");
-    ffmpeg(&["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=24:duration=4", "-c:v", "libx264", "-movflags", "+faststart", src.to_str().unwrap()]);
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=320x240:rate=24:duration=4",
+        "-c:v",
+        "libx264",
+        "-movflags",
+        "+faststart",
+        src.to_str().unwrap(),
+    ]);
     let full = std::fs::read(&src).unwrap();
     let input = d.path().join("cut-fs.mp4");
     std::fs::write(&input, &full[..full.len() * 6 / 10]).unwrap();
-    expect_failure(&input, &d.path().join("o.mp4"), &[], &["cut-fs.mp4", "truncated"]);
+    expect_failure(
+        &input,
+        &d.path().join("o.mp4"),
+        &[],
+        &["cut-fs.mp4", "truncated"],
+    );
 }
 
 #[test]

@@ -301,14 +301,40 @@ fn vp9_webm_with_opus_audio_uses_matroska_pieces_and_aac() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in.webm");
     ffmpeg(&[
-        "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25:duration=3", "-f", "lavfi", "-i", "sine=duration=3",
-        "-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-g", "25", "-c:a", "libopus", "-shortest",
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=160x120:rate=25:duration=3",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=duration=3",
+        "-c:v",
+        "libvpx-vp9",
+        "-deadline",
+        "realtime",
+        "-cpu-used",
+        "8",
+        "-g",
+        "25",
+        "-c:a",
+        "libopus",
+        "-shortest",
         input.to_str().unwrap(),
     ]);
     let output = dir.path().join("out.mp4");
-    let s = summary(&convert(&input, &output, &dir.path().join("wd"), &["--segment-seconds", "1"]));
+    let s = summary(&convert(
+        &input,
+        &output,
+        &dir.path().join("wd"),
+        &["--segment-seconds", "1"],
+    ));
     assert!(s["segments"].as_u64().unwrap() >= 3, "{s}");
     let (pin, pout) = (probe(&input), probe(&output));
     assert_eq!(decoded_frames(&pout), decoded_frames(&pin));
-    assert_eq!(stream(&pout, "audio").unwrap()["codec_name"], "aac", "opus is re-encoded for MP4");
+    assert_eq!(
+        stream(&pout, "audio").unwrap()["codec_name"],
+        "aac",
+        "opus is re-encoded for MP4"
+    );
 }

@@ -7,9 +7,9 @@ mod aws_faults;
 #[cfg(feature = "aws")]
 mod aws_support;
 mod bad_input;
+mod convert;
 #[cfg(feature = "aws")]
 mod coordination_bench;
-mod convert;
 mod inference;
 mod resume;
 mod util;

@@ -405,7 +405,10 @@ mod tests {
 
     #[test]
     fn only_stereo_segments_are_tagged_for_expiry() {
-        assert_eq!(tagging("jobs/0123456789abcdef/segments/00003.mp4").as_deref(), Some(SEGMENT_TAG));
+        assert_eq!(
+            tagging("jobs/0123456789abcdef/segments/00003.mp4").as_deref(),
+            Some(SEGMENT_TAG)
+        );
         assert_eq!(tagging("jobs/0123456789abcdef/final.mp4"), None);
         assert_eq!(tagging("input/x.mp4"), None);
     }

@@ -17,6 +17,8 @@ pub struct SqsQueue {
     client: Client,
     url: String,
     name: String,
+    /// Visibility requested on receive (None: the queue's default).
+    receive_visibility: Option<Duration>,
 }
 
 impl SqsQueue {
@@ -25,7 +27,16 @@ impl SqsQueue {
             client: Client::new(conf),
             url: queue_url.to_string(),
             name: queue_name(queue_url).to_string(),
+            receive_visibility: None,
         }
+    }
+
+    /// Ask for this visibility timeout on every receive, so a consumer's own setting holds from
+    /// the moment it takes a message (not only from its first heartbeat): a worker killed before
+    /// its first heartbeat releases the message after this long, not after the queue default.
+    pub fn with_receive_visibility(mut self, visibility: Duration) -> SqsQueue {
+        self.receive_visibility = Some(visibility.min(MAX_VISIBILITY));
+        self
     }
 
     pub fn url(&self) -> &str {
@@ -94,6 +105,7 @@ impl Queue for SqsQueue {
                 .queue_url(&self.url)
                 .max_number_of_messages(max)
                 .wait_time_seconds(wait)
+                .set_visibility_timeout(self.receive_visibility.map(|v| v.as_secs().max(1) as i32))
                 .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
                 .attribute_names(QueueAttributeName::from("ApproximateReceiveCount"))
                 .send()
