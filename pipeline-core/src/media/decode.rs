@@ -1,17 +1,15 @@
 //! Decode a video file to packed RGB24 frames at the job's display size, over a pipe.
-use super::process::{ffmpeg, last_line};
+use super::process::{ffmpeg, Running};
 use crate::domain::MediaInfo;
 use crate::{PipelineError, Result};
 use std::io::{ErrorKind, Read};
 use std::path::Path;
-use std::process::{Child, ChildStdout, Stdio};
-use std::thread::JoinHandle;
+use std::process::{ChildStdout, Stdio};
 
 /// A running ffmpeg decoder. Frames come out in decode order at constant size.
 pub struct Decoder {
-    child: Child,
+    proc: Running,
     stdout: ChildStdout,
-    stderr: Option<JoinHandle<Vec<u8>>>,
     pub width: u32,
     pub height: u32,
 }
@@ -39,39 +37,31 @@ impl Decoder {
     /// Start decoding `path`; frames are delivered at `info.display_size()`.
     pub fn open(path: &Path, info: &MediaInfo) -> Result<Decoder> {
         let (width, height) = info.display_size();
-        let mut child = ffmpeg()
-            .arg("-noautorotate")
-            .arg("-i")
-            .arg(path)
-            .args([
-                "-map",
-                "0:v:0",
-                "-fps_mode",
-                "passthrough",
-                "-vf",
-                &display_filter(info),
-            ])
-            .args(["-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| PipelineError::media("ffmpeg", format!("cannot run ffmpeg: {e}")))?;
-        let stdout = child
+        let mut proc = Running::spawn(
+            ffmpeg()
+                .arg("-noautorotate")
+                .arg("-i")
+                .arg(path)
+                .args([
+                    "-map",
+                    "0:v:0",
+                    "-fps_mode",
+                    "passthrough",
+                    "-vf",
+                    &display_filter(info),
+                ])
+                .args(["-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped()),
+        )?;
+        let stdout = proc
+            .child
             .stdout
             .take()
             .ok_or_else(|| PipelineError::media("ffmpeg", "no stdout"))?;
-        let stderr = child.stderr.take().map(|mut s| {
-            std::thread::spawn(move || {
-                let mut buf = Vec::new();
-                let _ = s.read_to_end(&mut buf);
-                buf
-            })
-        });
         Ok(Decoder {
-            child,
+            proc,
             stdout,
-            stderr,
             width,
             height,
         })
@@ -113,30 +103,6 @@ impl Decoder {
 
     /// Wait for ffmpeg and report its failure, if any.
     fn finish(&mut self) -> Result<()> {
-        let status = self
-            .child
-            .wait()
-            .map_err(|e| PipelineError::media("ffmpeg", e.to_string()))?;
-        let stderr = self
-            .stderr
-            .take()
-            .and_then(|h| h.join().ok())
-            .unwrap_or_default();
-        if !status.success() {
-            return Err(PipelineError::media(
-                "ffmpeg",
-                format!("decoding failed: {}", last_line(&stderr)),
-            ));
-        }
-        Ok(())
-    }
-}
-
-impl Drop for Decoder {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
+        self.proc.wait("decoding")
     }
 }

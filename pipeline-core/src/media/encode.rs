@@ -1,10 +1,9 @@
 //! Encode packed RGB24 frames to an H.264 MP4 at a constant frame rate, over a pipe.
-use super::process::{ffmpeg, last_line};
+use super::process::{ffmpeg, Running};
 use crate::{PipelineError, Result};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::Path;
-use std::process::{Child, ChildStdin, Stdio};
-use std::thread::JoinHandle;
+use std::process::{ChildStdin, Stdio};
 
 /// x264 settings. Defaults favour throughput on small machines (the encoder, not the model, is
 /// often the bottleneck: see BENCHMARKS.md).
@@ -24,9 +23,8 @@ impl Default for EncodeSettings {
 }
 
 pub struct Encoder {
-    child: Child,
+    proc: Running,
     stdin: Option<ChildStdin>,
-    stderr: Option<JoinHandle<Vec<u8>>>,
     frame_len: usize,
     frames: u64,
 }
@@ -42,54 +40,45 @@ impl Encoder {
         timescale: u32,
         settings: &EncodeSettings,
     ) -> Result<Encoder> {
-        let mut child = ffmpeg()
-            .args([
-                "-f",
-                "rawvideo",
-                "-pix_fmt",
-                "rgb24",
-                "-s",
-                &format!("{width}x{height}"),
-            ])
-            .args([
-                "-framerate",
-                &format!("{}/{}", frame_rate.0, frame_rate.1),
-                "-i",
-                "-",
-            ])
-            .args([
-                "-c:v",
-                "libx264",
-                "-preset",
-                &settings.preset,
-                "-crf",
-                &settings.crf.to_string(),
-            ])
-            .args([
-                "-pix_fmt",
-                "yuv420p",
-                "-video_track_timescale",
-                &timescale.to_string(),
-            ])
-            .args(["-f", "mp4", "-y"])
-            .arg(out)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| PipelineError::media("ffmpeg", format!("cannot run ffmpeg: {e}")))?;
-        let stdin = child.stdin.take();
-        let stderr = child.stderr.take().map(|mut s| {
-            std::thread::spawn(move || {
-                let mut buf = Vec::new();
-                let _ = s.read_to_end(&mut buf);
-                buf
-            })
-        });
+        let mut proc = Running::spawn(
+            ffmpeg()
+                .args([
+                    "-f",
+                    "rawvideo",
+                    "-pix_fmt",
+                    "rgb24",
+                    "-s",
+                    &format!("{width}x{height}"),
+                ])
+                .args([
+                    "-framerate",
+                    &format!("{}/{}", frame_rate.0, frame_rate.1),
+                    "-i",
+                    "-",
+                ])
+                .args([
+                    "-c:v",
+                    "libx264",
+                    "-preset",
+                    &settings.preset,
+                    "-crf",
+                    &settings.crf.to_string(),
+                ])
+                .args([
+                    "-pix_fmt",
+                    "yuv420p",
+                    "-video_track_timescale",
+                    &timescale.to_string(),
+                ])
+                .args(["-f", "mp4", "-y"])
+                .arg(out)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null()),
+        )?;
+        let stdin = proc.child.stdin.take();
         Ok(Encoder {
-            child,
+            proc,
             stdin,
-            stderr,
             frame_len: width as usize * height as usize * 3,
             frames: 0,
         })
@@ -109,7 +98,8 @@ impl Encoder {
         if let Err(e) = stdin.write_all(rgb) {
             // The encoder died: report its own reason rather than the broken pipe.
             self.stdin = None;
-            let why = self.wait_reason();
+            let _ = self.proc.child.wait();
+            let why = self.proc.stderr_tail();
             return Err(PipelineError::media(
                 "ffmpeg",
                 format!("encoding failed: {why} ({e})"),
@@ -122,41 +112,7 @@ impl Encoder {
     /// Close the input and wait; returns the number of frames written.
     pub fn finish(mut self) -> Result<u64> {
         self.stdin = None;
-        let status = self
-            .child
-            .wait()
-            .map_err(|e| PipelineError::media("ffmpeg", e.to_string()))?;
-        let stderr = self
-            .stderr
-            .take()
-            .and_then(|h| h.join().ok())
-            .unwrap_or_default();
-        if !status.success() {
-            return Err(PipelineError::media(
-                "ffmpeg",
-                format!("encoding failed: {}", last_line(&stderr)),
-            ));
-        }
+        self.proc.wait("encoding")?;
         Ok(self.frames)
-    }
-
-    fn wait_reason(&mut self) -> String {
-        let _ = self.child.wait();
-        let stderr = self
-            .stderr
-            .take()
-            .and_then(|h| h.join().ok())
-            .unwrap_or_default();
-        last_line(&stderr)
-    }
-}
-
-impl Drop for Encoder {
-    fn drop(&mut self) {
-        self.stdin = None;
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
     }
 }

@@ -1,6 +1,8 @@
 //! Running ffmpeg/ffprobe: binary lookup and error text.
 use crate::{PipelineError, Result};
-use std::process::{Command, Output, Stdio};
+use std::io::Read;
+use std::process::{Child, Command, Output, Stdio};
+use std::thread::JoinHandle;
 
 /// `FFMPEG` / `FFPROBE` override the binaries (default: from PATH).
 pub fn ffmpeg() -> Command {
@@ -53,6 +55,65 @@ pub fn check(tool: &'static str, out: &Output) -> Result<()> {
         Ok(())
     } else {
         Err(PipelineError::media(tool, last_line(&out.stderr)))
+    }
+}
+
+/// A running ffmpeg with its stderr collected on a thread (so it never blocks on a full pipe);
+/// killed on drop if still running.
+pub struct Running {
+    pub child: Child,
+    stderr: Option<JoinHandle<Vec<u8>>>,
+}
+
+impl Running {
+    /// Spawn `cmd` (stdin/stdout as the caller configured them, stderr piped here).
+    pub fn spawn(cmd: &mut Command) -> Result<Running> {
+        let mut child = cmd
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| PipelineError::media("ffmpeg", format!("cannot run ffmpeg: {e}")))?;
+        let stderr = child.stderr.take().map(|mut s| {
+            std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                let _ = s.read_to_end(&mut buf);
+                buf
+            })
+        });
+        Ok(Running { child, stderr })
+    }
+
+    /// Wait for exit; a failure reads "`what` failed: <ffmpeg's last stderr line>".
+    pub fn wait(&mut self, what: &str) -> Result<()> {
+        let status = self
+            .child
+            .wait()
+            .map_err(|e| PipelineError::media("ffmpeg", e.to_string()))?;
+        if status.success() {
+            return Ok(());
+        }
+        Err(PipelineError::media(
+            "ffmpeg",
+            format!("{what} failed: {}", self.stderr_tail()),
+        ))
+    }
+
+    /// The last stderr line (after the process has exited).
+    pub fn stderr_tail(&mut self) -> String {
+        let stderr = self
+            .stderr
+            .take()
+            .and_then(|h| h.join().ok())
+            .unwrap_or_default();
+        last_line(&stderr)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 
