@@ -497,17 +497,7 @@ m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)], producer_n
 m.ir_version = 8
 onnx.save(m, sys.argv[1])
 "#;
-    let out = python()
-        .arg("-c")
-        .arg(script)
-        .arg(&path)
-        .output()
-        .expect("python");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    onnx_from_python(script, &path);
     path
 }
 
@@ -882,17 +872,7 @@ m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)], producer_n
 m.ir_version = 8
 onnx.save(m, sys.argv[1])
 "#;
-    let out = python()
-        .arg("-c")
-        .arg(script)
-        .arg(&path)
-        .output()
-        .expect("python");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    onnx_from_python(script, &path);
     path
 }
 

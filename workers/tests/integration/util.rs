@@ -212,16 +212,22 @@ m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)], producer_n
 m.ir_version = 8
 onnx.save(m, sys.argv[1])
 "#;
+    onnx_from_python(script, &path);
+    path
+}
+
+/// Run a Python script that writes an ONNX model to its first argument, `path`.
+pub fn onnx_from_python(script: &str, path: &Path) {
     let out = python()
         .arg("-c")
         .arg(script)
-        .arg(&path)
+        .arg(path)
         .output()
         .expect("python");
     assert!(
         out.status.success(),
-        "flat model: {}",
+        "{}: {}",
+        path.display(),
         String::from_utf8_lossy(&out.stderr)
     );
-    path
 }
