@@ -175,7 +175,6 @@ pub async fn convert(
     // Upload: the notification queues the chunk step, as S3 would.
     progress.phase("reading input");
     let key = keys::input_key(&file_name);
-    let t_chunk = Instant::now();
     input_store.put_file(&key, &opts.input, &[]).await?;
     let head = input_store
         .head(&key)
@@ -246,7 +245,6 @@ pub async fn convert(
     let _ = stop_tx.send(true);
     while loops.join_next().await.is_some() {}
     let (final_key, chunk_s, reassemble_s) = result?;
-    let chunk_s = chunk_s.max(0.0) + 0.0 * t_chunk.elapsed().as_secs_f64();
 
     // Deliver: temporary name in the output directory, then rename.
     progress.phase("writing output");
