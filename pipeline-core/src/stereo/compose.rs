@@ -1,35 +1,31 @@
-//! Packing two full-size views into one output frame, per [`Layout`].
+//! Packing two full-size views into one output frame, per [`Layout`], for either sample type.
 use super::anaglyph::anaglyph;
 use super::layout::Layout;
+use super::sample::{avg, Sample};
 
-/// Rounded average of two bytes.
-#[inline]
-fn avg(a: u8, b: u8) -> u8 {
-    ((a as u16 + b as u16 + 1) >> 1) as u8
-}
-
-/// Halves a packed RGB24 row horizontally by averaging pixel pairs (`src` is `2 * dst` long).
-fn squeeze_row(src: &[u8], dst: &mut [u8]) {
-    for (d, s) in dst.chunks_exact_mut(3).zip(src.chunks_exact(6)) {
-        d[0] = avg(s[0], s[3]);
-        d[1] = avg(s[1], s[4]);
-        d[2] = avg(s[2], s[5]);
+/// Halves a packed RGB row horizontally by averaging pixel pairs (`src` is `2 * dst` long).
+fn squeeze_row<S: Sample>(src: &[u8], dst: &mut [u8]) {
+    for (d, s) in dst
+        .chunks_exact_mut(S::PIXEL)
+        .zip(src.chunks_exact(2 * S::PIXEL))
+    {
+        let (a, b) = (S::read_rgb(s), S::read_rgb(&s[S::PIXEL..]));
+        S::write_rgb([avg(a[0], b[0]), avg(a[1], b[1]), avg(a[2], b[2])], d);
     }
 }
 
-/// Halves a `w x h` packed RGB24 image vertically by averaging row pairs into `dst`.
-fn squeeze_rows(src: &[u8], row: usize, dst: &mut [u8]) {
+/// Halves a packed RGB image with rows of `row` bytes vertically by averaging row pairs into
+/// `dst`.
+fn squeeze_rows<S: Sample>(src: &[u8], row: usize, dst: &mut [u8]) {
     for (d, pair) in dst.chunks_exact_mut(row).zip(src.chunks_exact(2 * row)) {
         let (a, b) = pair.split_at(row);
-        for ((o, &x), &y) in d.iter_mut().zip(a).zip(b) {
-            *o = avg(x, y);
-        }
+        S::average_into(a, b, d);
     }
 }
 
-/// Writes `left` and `right` (both `w x h` packed RGB24, `w` and `h` even) into `out`, which is
-/// exactly `layout.output_size(w, h)` pixels.
-pub(crate) fn compose(
+/// Writes `left` and `right` (both `w x h` packed RGB of `S` samples, `w` and `h` even) into
+/// `out`, which is exactly `layout.output_size(w, h)` pixels.
+pub(crate) fn compose<S: Sample>(
     layout: Layout,
     left: &[u8],
     right: &[u8],
@@ -37,7 +33,7 @@ pub(crate) fn compose(
     h: usize,
     out: &mut [u8],
 ) {
-    let row = 3 * w;
+    let row = S::PIXEL * w;
     match layout {
         Layout::FullSbs | Layout::CrossEyed => {
             let (a, b) = if layout == Layout::FullSbs {
@@ -67,16 +63,16 @@ pub(crate) fn compose(
                 .zip(right.chunks_exact(row))
             {
                 let (oa, ob) = o.split_at_mut(row / 2);
-                squeeze_row(a, oa);
-                squeeze_row(b, ob);
+                squeeze_row::<S>(a, oa);
+                squeeze_row::<S>(b, ob);
             }
         }
         Layout::HalfTb => {
             let (top, bottom) = out.split_at_mut(row * (h / 2));
-            squeeze_rows(left, row, top);
-            squeeze_rows(right, row, bottom);
+            squeeze_rows::<S>(left, row, top);
+            squeeze_rows::<S>(right, row, bottom);
         }
-        Layout::Anaglyph => anaglyph(left, right, out),
+        Layout::Anaglyph => anaglyph::<S>(left, right, out),
     }
 }
 
@@ -101,7 +97,7 @@ mod tests {
     fn run(layout: Layout) -> Vec<u8> {
         let (ow, oh) = layout.output_size(W as u32, H as u32);
         let mut out = vec![0xEE; ow as usize * oh as usize * 3];
-        compose(layout, &view(0, 1), &view(100, 2), W, H, &mut out);
+        compose::<u8>(layout, &view(0, 1), &view(100, 2), W, H, &mut out);
         out
     }
 

@@ -3,7 +3,9 @@
 //!
 //! The warp works on source *indices*, not colours: for each target pixel it records which
 //! source column landed there (`idx`) and that source's nearness (`z`). Holes are filled on the
-//! indices, and one final pass copies colours. This keeps the scattered writes small (4 + 4 bytes).
+//! indices, and one final pass copies colours. This keeps the scattered writes small (4 + 4 bytes)
+//! and makes the colour gather the only step that depends on the sample format.
+use super::sample::Sample;
 
 /// `z` value of a target no source pixel landed on. Written targets hold nearness in `[0, 1]`.
 pub(crate) const EMPTY: f32 = -1.0;
@@ -99,14 +101,11 @@ pub(crate) fn fill_holes_row(z: &[f32], idx: &mut [u32], prefer_left: bool) {
     }
 }
 
-/// Copies colours: `dst[t] = src[idx[t]]` for packed RGB24 rows (`idx` values < src pixels).
-pub(crate) fn gather_row(src: &[u8], idx: &[u32], dst: &mut [u8]) {
-    for (d, &i) in dst.chunks_exact_mut(3).zip(idx) {
-        // Byte by byte: a 3-byte `copy_from_slice` becomes a memcpy call at opt-level 1.
-        let s = &src[i as usize * 3..][..3];
-        d[0] = s[0];
-        d[1] = s[1];
-        d[2] = s[2];
+/// Copies colours: `dst[t] = src[idx[t]]` for packed RGB rows of `S` samples (`idx` values <
+/// src pixels).
+pub(crate) fn gather_row<S: Sample>(src: &[u8], idx: &[u32], dst: &mut [u8]) {
+    for (d, &i) in dst.chunks_exact_mut(S::PIXEL).zip(idx) {
+        S::copy_pixel(&src[i as usize * S::PIXEL..], d);
     }
 }
 
@@ -213,7 +212,13 @@ mod tests {
     fn gather_copies_pixels() {
         let src = [1, 2, 3, 4, 5, 6, 7, 8, 9];
         let mut dst = [0u8; 9];
-        gather_row(&src, &[2, 2, 0], &mut dst);
+        gather_row::<u8>(&src, &[2, 2, 0], &mut dst);
         assert_eq!(dst, [7, 8, 9, 7, 8, 9, 1, 2, 3]);
+        // 16-bit: whole 6-byte pixels move.
+        let src: Vec<u8> = (1..=18).collect();
+        let mut dst = [0u8; 18];
+        gather_row::<u16>(&src, &[2, 2, 0], &mut dst);
+        let (a, b) = (&src[12..18], &src[..6]);
+        assert_eq!(dst, [a, a, b].concat()[..]);
     }
 }

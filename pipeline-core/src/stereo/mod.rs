@@ -1,8 +1,12 @@
 //! Stereo rendering (DIBR, depth-image-based rendering) and output layouts.
 //!
-//! A [`Renderer`] turns one packed RGB24 frame and its nearness map into one packed RGB24 frame
-//! holding a left and a right view in the chosen [`Layout`]. Pure computation: no I/O, no
-//! allocation per frame once the first frame has been rendered (buffers are reused).
+//! A [`Renderer`] turns one packed RGB frame and its nearness map into one packed RGB frame
+//! holding a left and a right view in the chosen [`Layout`]. Frames in and out share one
+//! [`SampleFormat`]: 8-bit `rgb24` ([`Renderer::new`]) or 16-bit little-endian `rgb48le` for
+//! 10-bit and HDR sources ([`Renderer::with_format`]), rendered as they are, without a
+//! conversion or a copy per frame. Pure computation: no I/O, no allocation per frame once the
+//! first frame has been rendered (buffers are reused). [`rgb48_to_rgb24`] narrows a 16-bit
+//! frame for the depth model, which wants 8 bits.
 //!
 //! # Geometry
 //!
@@ -25,9 +29,13 @@
 //!   (lower nearness), so the background is extended and a foreground edge is never stretched.
 //!   Ties go to the left neighbour in the left view and to the right one in the right view. A
 //!   run touching the image edge copies its only neighbour.
-//! * **Layouts.** See [`Layout`]: half-size layouts average pixel (or row) pairs, rounding half
-//!   up; the anaglyph is red-cyan with Dubois' least-squares matrices applied to the sRGB values
-//!   with clamping (see [`anaglyph`]).
+//! * **Layouts.** See [`Layout`]: half-size layouts average pixel (or row) pairs per sample
+//!   (per `u16` in 16-bit frames), rounding half up; the anaglyph is red-cyan with Dubois'
+//!   least-squares matrices applied to the encoded values with clamping (see [`anaglyph`]).
+//! * **Sample formats.** The geometry (warp, occlusion, holes) depends only on the map, so a
+//!   16-bit frame is moved exactly like an 8-bit one: full-size layouts of an `rgb48le` frame
+//!   whose samples are `v * 257` are exactly `257 *` the `rgb24` output, and half-size layouts
+//!   and the anaglyph are within one 8-bit step of it (they round at 16 bits).
 //!
 //! # Performance
 //!
@@ -45,23 +53,28 @@ mod dibr;
 mod layout;
 mod params;
 mod resample;
+mod sample;
 #[cfg(test)]
 mod tests;
 
 pub use layout::{Layout, ParseLayoutError};
 pub use params::StereoParams;
+pub use sample::{rgb48_to_rgb24, SampleFormat};
 
 use crate::ports::depth::{DepthMap, FrameRef};
 use dibr::{fill_holes_row, gather_row, round_offset, warp_row};
 use resample::DepthResampler;
+use sample::Sample;
 
 /// Largest accepted frame width or height.
 pub const MAX_DIMENSION: u32 = 16384;
 
-/// Renders stereo frames of one size, layout and strength; holds every buffer it needs.
+/// Renders stereo frames of one size, sample format, layout and strength; holds every buffer it
+/// needs.
 pub struct Renderer {
     width: u32,
     height: u32,
+    format: SampleFormat,
     layout: Layout,
     params: StereoParams,
     resampler: DepthResampler,
@@ -72,7 +85,7 @@ pub struct Renderer {
     z_right: Vec<f32>,
     idx_left: Vec<u32>,
     idx_right: Vec<u32>,
-    /// The two full-size views, packed RGB24.
+    /// The two full-size views, packed in `format`.
     left: Vec<u8>,
     right: Vec<u8>,
 }
@@ -83,6 +96,7 @@ impl std::fmt::Debug for Renderer {
         f.debug_struct("Renderer")
             .field("width", &self.width)
             .field("height", &self.height)
+            .field("format", &self.format)
             .field("layout", &self.layout)
             .field("params", &self.params)
             .finish_non_exhaustive()
@@ -105,18 +119,33 @@ fn check_frame_size(width: u32, height: u32) -> Result<(), String> {
 }
 
 impl Renderer {
-    /// A renderer for `width x height` frames. Buffers are allocated here when the size is valid
-    /// (even, non-zero, at most [`MAX_DIMENSION`]); otherwise every render returns an error.
-    /// Parameters are validated on each render.
+    /// A renderer for `width x height` packed RGB24 frames ([`SampleFormat::Rgb24`]); see
+    /// [`Self::with_format`].
     pub fn new(width: u32, height: u32, layout: Layout, params: StereoParams) -> Renderer {
+        Renderer::with_format(width, height, layout, params, SampleFormat::Rgb24)
+    }
+
+    /// A renderer for `width x height` frames in `format`: frames in and out are packed bytes of
+    /// that format. Buffers are allocated here when the size is valid (even, non-zero, at most
+    /// [`MAX_DIMENSION`]); otherwise every render returns an error. Parameters are validated on
+    /// each render.
+    pub fn with_format(
+        width: u32,
+        height: u32,
+        layout: Layout,
+        params: StereoParams,
+        format: SampleFormat,
+    ) -> Renderer {
         let (w, h) = if check_frame_size(width, height).is_ok() {
             (width as usize, height as usize)
         } else {
             (0, 0)
         };
+        let frame_len = w * h * format.bytes_per_pixel();
         Renderer {
             width,
             height,
+            format,
             layout,
             params,
             resampler: DepthResampler::new(w, h),
@@ -125,9 +154,14 @@ impl Renderer {
             z_right: vec![0.0; w],
             idx_left: vec![0; w],
             idx_right: vec![0; w],
-            left: vec![0; w * h * 3],
-            right: vec![0; w * h * 3],
+            left: vec![0; frame_len],
+            right: vec![0; frame_len],
         }
+    }
+
+    /// Sample format of the frames in and out.
+    pub fn format(&self) -> SampleFormat {
+        self.format
     }
 
     pub fn layout(&self) -> Layout {
@@ -153,26 +187,44 @@ impl Renderer {
         self.layout.output_size(self.width, self.height)
     }
 
-    /// Bytes of one output frame (packed RGB24); saturates instead of overflowing.
+    /// Bytes of one output frame (packed, in [`Self::format`]); saturates instead of overflowing.
     pub fn output_len(&self) -> usize {
         let (w, h) = self.output_size();
-        (w as usize).saturating_mul(h as usize).saturating_mul(3)
+        (w as usize)
+            .saturating_mul(h as usize)
+            .saturating_mul(self.format.bytes_per_pixel())
     }
 
-    /// Renders one frame into `out` (resized to [`Self::output_len`]; no allocation once it has
-    /// that capacity). Errors (never panics) on a bad frame size, buffer lengths that do not
-    /// match the sizes, or invalid parameters; `out` is left untouched then.
+    /// Renders one frame (`frame`: packed bytes in [`Self::format`]) into `out` (resized to
+    /// [`Self::output_len`], same format; no allocation once it has that capacity). Errors (never
+    /// panics) on a bad frame size, buffer lengths that do not match the sizes, or invalid
+    /// parameters; `out` is left untouched then.
     pub fn render(
         &mut self,
-        rgb: &[u8],
+        frame: &[u8],
         depth: &[f32],
         depth_w: u32,
         depth_h: u32,
         out: &mut Vec<u8>,
     ) -> Result<(), String> {
-        self.render_views_in_place(rgb, depth, depth_w, depth_h)?;
+        // The one branch on the format: everything below is monomorphised per sample type.
+        match self.format {
+            SampleFormat::Rgb24 => self.render_as::<u8>(frame, depth, depth_w, depth_h, out),
+            SampleFormat::Rgb48 => self.render_as::<u16>(frame, depth, depth_w, depth_h, out),
+        }
+    }
+
+    fn render_as<S: Sample>(
+        &mut self,
+        frame: &[u8],
+        depth: &[f32],
+        depth_w: u32,
+        depth_h: u32,
+        out: &mut Vec<u8>,
+    ) -> Result<(), String> {
+        self.views_as::<S>(frame, depth, depth_w, depth_h)?;
         out.resize(self.output_len(), 0);
-        compose::compose(
+        compose::compose::<S>(
             self.layout,
             &self.left,
             &self.right,
@@ -183,7 +235,8 @@ impl Renderer {
         Ok(())
     }
 
-    /// [`Self::render`] taking the port types; the frame must be this renderer's size.
+    /// [`Self::render`] taking the port types; the frame must be this renderer's size, its bytes
+    /// in this renderer's format.
     pub fn render_frame(
         &mut self,
         frame: FrameRef<'_>,
@@ -199,34 +252,39 @@ impl Renderer {
         self.render(frame.rgb, &depth.data, depth.width, depth.height, out)
     }
 
-    /// The two views at full input size, `(left, right)` (for tests and debugging; allocates).
+    /// The two views at full input size, `(left, right)`, packed in [`Self::format`] (for tests
+    /// and debugging; allocates).
     pub fn render_views(
         &mut self,
-        rgb: &[u8],
+        frame: &[u8],
         depth: &[f32],
         depth_w: u32,
         depth_h: u32,
     ) -> Result<(Vec<u8>, Vec<u8>), String> {
-        self.render_views_in_place(rgb, depth, depth_w, depth_h)?;
+        match self.format {
+            SampleFormat::Rgb24 => self.views_as::<u8>(frame, depth, depth_w, depth_h)?,
+            SampleFormat::Rgb48 => self.views_as::<u16>(frame, depth, depth_w, depth_h)?,
+        }
         Ok((self.left.clone(), self.right.clone()))
     }
 
     fn check_inputs(
         &self,
-        rgb: &[u8],
+        frame: &[u8],
         depth: &[f32],
         depth_w: u32,
         depth_h: u32,
     ) -> Result<(), String> {
         check_frame_size(self.width, self.height)?;
         self.params.validate()?;
-        let frame_len = self.width as usize * self.height as usize * 3;
-        if rgb.len() != frame_len {
+        let frame_len = self.width as usize * self.height as usize * self.format.bytes_per_pixel();
+        if frame.len() != frame_len {
             return Err(format!(
-                "frame buffer is {} bytes, expected {frame_len} for {}x{} RGB24",
-                rgb.len(),
+                "frame buffer is {} bytes, expected {frame_len} for {}x{} {}",
+                frame.len(),
                 self.width,
-                self.height
+                self.height,
+                self.format
             ));
         }
         if depth_w == 0 || depth_h == 0 {
@@ -242,22 +300,23 @@ impl Renderer {
         Ok(())
     }
 
-    /// Fills `self.left` and `self.right`.
-    fn render_views_in_place(
+    /// Fills `self.left` and `self.right`; `S` is the sample type of `self.format`.
+    fn views_as<S: Sample>(
         &mut self,
-        rgb: &[u8],
+        frame: &[u8],
         depth: &[f32],
         depth_w: u32,
         depth_h: u32,
     ) -> Result<(), String> {
-        self.check_inputs(rgb, depth, depth_w, depth_h)?;
+        debug_assert_eq!(S::PIXEL, self.format.bytes_per_pixel());
+        self.check_inputs(frame, depth, depth_w, depth_h)?;
         let w = self.width as usize;
-        let row = 3 * w;
+        let row = S::PIXEL * w;
         let k = self.params.shift_scale(self.width);
         let conv = self.params.convergence;
         let off = round_offset(k);
         self.resampler.configure(depth_w as usize, depth_h as usize);
-        let rows = rgb
+        let rows = frame
             .chunks_exact(row)
             .zip(self.left.chunks_exact_mut(row))
             .zip(self.right.chunks_exact_mut(row));
@@ -268,8 +327,8 @@ impl Renderer {
             warp_row(&self.near_row, k, conv, off, zl, il, zr, ir);
             fill_holes_row(&self.z_left, &mut self.idx_left, true);
             fill_holes_row(&self.z_right, &mut self.idx_right, false);
-            gather_row(src, &self.idx_left, dst_l);
-            gather_row(src, &self.idx_right, dst_r);
+            gather_row::<S>(src, &self.idx_left, dst_l);
+            gather_row::<S>(src, &self.idx_right, dst_r);
         }
         Ok(())
     }

@@ -1,4 +1,5 @@
 //! Renderer-level tests: geometry of the views, layouts, errors, buffer reuse, timing.
+use super::sample::Sample;
 use super::*;
 
 const RED: [u8; 3] = [255, 0, 0];
@@ -418,10 +419,246 @@ fn buffers_are_reused_between_frames() {
     assert_eq!(out, first, "same input, same output");
 }
 
-/// A 640x360 test frame and a 344x192 map (the pipeline's sizes): noise-like colours, a depth
-/// ramp with ripples and a near disc (so there are occlusions and holes every row).
-fn timing_inputs() -> (Vec<u8>, Vec<f32>) {
-    let (w, h, dw, dh) = (640usize, 360usize, 344usize, 192usize);
+/// The 16-bit frame whose samples are `hi * 256 + lo` (packed rgb48le).
+fn rgb48(hi: &[u8], lo: &[u8]) -> Vec<u8> {
+    hi.iter().zip(lo).flat_map(|(&h, &l)| [l, h]).collect()
+}
+
+/// `v8 * 257` for every sample (8-bit values at full 16-bit range, as ffmpeg scales them).
+fn widen(rgb: &[u8]) -> Vec<u8> {
+    rgb48(rgb, rgb)
+}
+
+fn samples16(bytes: &[u8]) -> Vec<u16> {
+    bytes
+        .chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        .collect()
+}
+
+/// A frame size, an 8-bit frame and a map.
+struct Scene {
+    w: usize,
+    h: usize,
+    rgb: Vec<u8>,
+    depth: Vec<f32>,
+    dw: u32,
+    dh: u32,
+}
+
+impl Scene {
+    /// Renders `frame` (this scene's size, in `format`) with this scene's map.
+    fn render(&self, format: SampleFormat, layout: Layout, frame: &[u8]) -> Vec<u8> {
+        let (w, h) = (self.w as u32, self.h as u32);
+        let mut r = Renderer::with_format(w, h, layout, params(10.0, 0.5), format);
+        let mut out = Vec::new();
+        r.render(frame, &self.depth, self.dw, self.dh, &mut out)
+            .unwrap();
+        assert_eq!(out.len(), r.output_len());
+        out
+    }
+}
+
+/// The near square with a frame-size map, and noise colours under a small rippled map (blurred
+/// edges, so occlusions and holes of every width).
+fn scenes() -> Vec<Scene> {
+    let (xs, ys) = (20..30, 2..6);
+    let square = Scene {
+        w: W,
+        h: H,
+        rgb: frame(W, H, xs.clone(), ys.clone()),
+        depth: step_depth(W, H, xs, ys, 1.0, 0.5),
+        dw: W as u32,
+        dh: H as u32,
+    };
+    let (w, h, dw, dh) = (64usize, 16usize, 13usize, 5usize);
+    let noise = Scene {
+        w,
+        h,
+        rgb: (0..w * h * 3).map(|i| (i * 7 % 251) as u8).collect(),
+        depth: (0..dw * dh)
+            .map(|i| (0.5 + 0.5 * ((i % dw) as f32 * 1.7 + (i / dw) as f32).sin()).clamp(0.0, 1.0))
+            .collect(),
+        dw: dw as u32,
+        dh: dh as u32,
+    };
+    vec![square, noise]
+}
+
+#[test]
+fn rgb48_of_widened_8_bit_frame_is_257_times_the_8_bit_output() {
+    for sc in scenes() {
+        let rgb16 = widen(&sc.rgb);
+        for layout in Layout::ALL {
+            let o8 = sc.render(SampleFormat::Rgb24, layout, &sc.rgb);
+            let o16 = sc.render(SampleFormat::Rgb48, layout, &rgb16);
+            assert_eq!(o16.len(), 2 * o8.len(), "{layout}");
+            let o16 = samples16(&o16);
+            let exact = matches!(layout, Layout::FullSbs | Layout::FullTb | Layout::CrossEyed);
+            let w = sc.w;
+            for (i, (&a, &b)) in o16.iter().zip(&o8).enumerate() {
+                let want = b as u16 * 257;
+                if exact {
+                    assert_eq!(a, want, "{layout} width {w} sample {i}");
+                } else {
+                    // Within one 8-bit step, and the high byte within 1 of the 8-bit value.
+                    assert!(
+                        a.abs_diff(want) <= 257,
+                        "{layout} width {w} sample {i}: {a} vs {b}"
+                    );
+                    assert!((a >> 8).abs_diff(b as u16) <= 1, "{layout} sample {i}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn rgb48_keeps_the_low_bytes_in_full_layouts() {
+    // The geometry depends only on the map, so rendering the high and the low bytes as two
+    // 8-bit frames must give the high and low bytes of the 16-bit output. Low bytes are odd:
+    // a path that dropped to 8 bits would leave them even (0 or a copy of the high byte).
+    for sc in scenes() {
+        let lo: Vec<u8> = (0..sc.rgb.len()).map(|i| (i * 2 + 1) as u8).collect();
+        let rgb16 = rgb48(&sc.rgb, &lo);
+        for layout in [Layout::FullSbs, Layout::FullTb, Layout::CrossEyed] {
+            let o_hi = sc.render(SampleFormat::Rgb24, layout, &sc.rgb);
+            let o_lo = sc.render(SampleFormat::Rgb24, layout, &lo);
+            let o16 = sc.render(SampleFormat::Rgb48, layout, &rgb16);
+            assert_eq!(o16, rgb48(&o_hi, &o_lo), "{layout} width {}", sc.w);
+            assert!(o16.iter().step_by(2).all(|&l| l & 1 == 1), "{layout}");
+        }
+    }
+}
+
+#[test]
+fn rgb48_half_layouts_average_16_bit_samples() {
+    // Averaging per u16, not per byte: 0x00FF and 0x0100 average (rounding up) to 0x0100, which
+    // a per-byte average would make 0x0080. A checkerboard, so both pixel and row pairs differ.
+    let (w, h) = (4usize, 2usize);
+    let px = [[0x00FFu16, 1000, 65535], [0x0100, 1001, 65535]];
+    let frame: Vec<u8> = (0..w * h)
+        .flat_map(|i| px[(i % w + i / w) % 2])
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    // Flat map at convergence: both views are the input.
+    let sc = Scene {
+        w,
+        h,
+        rgb: Vec::new(),
+        depth: vec![0.5; 4],
+        dw: 2,
+        dh: 2,
+    };
+    for layout in [Layout::HalfSbs, Layout::HalfTb] {
+        let s = samples16(&sc.render(SampleFormat::Rgb48, layout, &frame));
+        assert_eq!(s.len(), w * h * 3);
+        assert!(
+            s.chunks_exact(3).all(|p| p == [0x0100, 1001, 65535]),
+            "{layout} {s:?}"
+        );
+    }
+}
+
+#[test]
+fn wrong_frame_length_names_the_format() {
+    let depth = [0.5f32; 4];
+    let mut out = vec![7u8; 3];
+    let mut r16 = Renderer::with_format(
+        W as u32,
+        H as u32,
+        Layout::FullSbs,
+        params(10.0, 0.5),
+        SampleFormat::Rgb48,
+    );
+    let e = r16
+        .render(&vec![0u8; W * H * 3], &depth, 2, 2, &mut out)
+        .unwrap_err();
+    assert!(
+        e.contains("rgb48le") && e.contains(&(W * H * 6).to_string()),
+        "{e}"
+    );
+    assert!(r16
+        .render_views(&vec![0u8; W * H * 6 + 2], &depth, 2, 2)
+        .is_err());
+    let mut r8 = Renderer::new(W as u32, H as u32, Layout::FullSbs, params(10.0, 0.5));
+    let e = r8
+        .render(&vec![0u8; W * H * 6], &depth, 2, 2, &mut out)
+        .unwrap_err();
+    assert!(
+        e.contains("rgb24") && e.contains(&(W * H * 3).to_string()),
+        "{e}"
+    );
+    assert_eq!(out, vec![7u8; 3]);
+    // The right lengths work, and the sizes follow the format.
+    r16.render(&vec![0u8; W * H * 6], &depth, 2, 2, &mut out)
+        .unwrap();
+    assert_eq!(
+        (r16.format(), r8.format()),
+        (SampleFormat::Rgb48, SampleFormat::Rgb24)
+    );
+    assert_eq!(out.len(), 2 * W * H * 6);
+    assert_eq!(r16.output_len(), 2 * r8.output_len());
+    assert!(format!("{r16:?}").contains("Rgb48"));
+}
+
+#[test]
+fn every_output_byte_is_written_in_both_formats() {
+    // Rendering into buffers prefilled with 0x00 and with 0xFF must give the same bytes: a byte
+    // the renderer skipped would keep its prefill.
+    for sc in scenes() {
+        for format in [SampleFormat::Rgb24, SampleFormat::Rgb48] {
+            let f = if format == SampleFormat::Rgb48 {
+                widen(&sc.rgb)
+            } else {
+                sc.rgb.clone()
+            };
+            for layout in Layout::ALL {
+                let (w, h) = (sc.w as u32, sc.h as u32);
+                let mut r = Renderer::with_format(w, h, layout, params(10.0, 0.5), format);
+                let mut a = vec![0x00u8; r.output_len()];
+                let mut b = vec![0xFFu8; r.output_len()];
+                r.render(&f, &sc.depth, sc.dw, sc.dh, &mut a).unwrap();
+                r.render(&f, &sc.depth, sc.dw, sc.dh, &mut b).unwrap();
+                assert_eq!(a, b, "{format} {layout}");
+            }
+        }
+    }
+}
+
+#[test]
+fn rgb48_buffers_are_reused_and_render_frame_works() {
+    let rgb16 = widen(&frame(W, H, 20..30, 2..6));
+    let depth = vec![0.7f32; 10 * 4];
+    let mut r = Renderer::with_format(
+        W as u32,
+        H as u32,
+        Layout::HalfTb,
+        params(10.0, 0.5),
+        SampleFormat::Rgb48,
+    );
+    let mut out = Vec::new();
+    r.render(&rgb16, &depth, 10, 4, &mut out).unwrap();
+    let ptrs = (out.as_ptr(), r.left.as_ptr(), r.right.as_ptr());
+    let first = out.clone();
+    let f = FrameRef {
+        width: W as u32,
+        height: H as u32,
+        rgb: &rgb16,
+    };
+    let map = DepthMap {
+        width: 10,
+        height: 4,
+        data: depth,
+    };
+    r.render_frame(f, &map, &mut out).unwrap();
+    assert_eq!((out.as_ptr(), r.left.as_ptr(), r.right.as_ptr()), ptrs);
+    assert_eq!(out, first);
+}
+
+/// A `w x h` test frame (noise-like colours) and a `dw x dh` map (a depth ramp with ripples and
+/// a near disc, so there are occlusions and holes every row).
+fn timing_inputs(w: usize, h: usize, dw: usize, dh: usize) -> (Vec<u8>, Vec<f32>) {
     let rgb: Vec<u8> = (0..w * h * 3).map(|i| (i * 7 % 251) as u8).collect();
     let depth: Vec<f32> = (0..dw * dh)
         .map(|i| {
@@ -447,28 +684,104 @@ fn best_ms(iters: usize, mut f: impl FnMut()) -> f64 {
         .fold(f64::INFINITY, f64::min)
 }
 
-/// Timing per layout, and per stage for one frame, on a 640x360 frame with a 344x192 map.
+/// [`best_ms`] for two functions, their rounds interleaved (9 rounds each).
+fn best_ms_pair(iters: usize, mut f: impl FnMut(), mut g: impl FnMut()) -> [f64; 2] {
+    let time = |h: &mut dyn FnMut()| {
+        let t = std::time::Instant::now();
+        for _ in 0..iters {
+            h();
+        }
+        t.elapsed().as_secs_f64() * 1e3 / iters as f64
+    };
+    f();
+    g();
+    let mut best = [f64::INFINITY; 2];
+    for _ in 0..9 {
+        best[0] = best[0].min(time(&mut f));
+        best[1] = best[1].min(time(&mut g));
+    }
+    best
+}
+
+/// Gather and compose (the format-dependent stages) over a whole `w x h` frame of `S` samples,
+/// printed per layout.
+fn time_colour_stages<S: Sample>(
+    name: &str,
+    rgb: &[u8],
+    idx: (&[u32], &[u32]),
+    w: usize,
+    h: usize,
+    iters: usize,
+) {
+    let p = S::PIXEL;
+    let (mut vl, mut vr) = (vec![0u8; w * h * p], vec![0u8; w * h * p]);
+    let t_gather = best_ms(iters, || {
+        for y in 0..h {
+            let (s, d) = (y * w..(y + 1) * w, y * w * p..(y + 1) * w * p);
+            dibr::gather_row::<S>(&rgb[d.clone()], &idx.0[s.clone()], &mut vl[d.clone()]);
+            dibr::gather_row::<S>(&rgb[d.clone()], &idx.1[s], &mut vr[d]);
+        }
+    });
+    let mut line = format!("{name}: gather {t_gather:.3} ms; compose");
+    for layout in Layout::ALL {
+        let (ow, oh) = layout.output_size(w as u32, h as u32);
+        let mut out = vec![0u8; ow as usize * oh as usize * p];
+        let t = best_ms(iters, || {
+            compose::compose::<S>(layout, &vl, &vr, w, h, &mut out)
+        });
+        line += &format!(" {layout} {t:.3}");
+    }
+    println!("{line} ms");
+}
+
+/// Timing per layout and sample format at 640x360 and 1280x720 (map 344x192, the pipeline's),
+/// and per stage at 640x360.
 ///
 /// Run: `cargo test --release -p pipeline-core --lib stereo:: -- --ignored --nocapture`
-/// (drop `--release` for the dev profile, opt-level 1). Single thread, best of 5 rounds.
-/// Measured on the 2-core dev machine under load from other builds: 1.4-2.3 ms/frame in release,
-/// 1.9-3.8 ms/frame at opt-level 1, depending on layout (anaglyph the slowest).
+/// (drop `--release` for the dev profile, opt-level 1). Single thread, best of 5 rounds (of 9,
+/// alternating between the formats, for the per-layout frame times). Measured numbers: see the
+/// module docs (# Performance).
 #[test]
 #[ignore = "timing; run in release with --ignored --nocapture"]
 fn timing_640x360() {
-    let (w, h, dw, dh) = (640u32, 360u32, 344u32, 192u32);
-    let (rgb, depth) = timing_inputs();
-    let iters = 100;
-    for layout in Layout::ALL {
-        let mut r = Renderer::new(w, h, layout, StereoParams::default());
-        let mut out = Vec::new();
-        let ms = best_ms(iters, || r.render(&rgb, &depth, dw, dh, &mut out).unwrap());
-        assert_eq!(out.len(), r.output_len());
-        println!("stereo {layout:>10}: {ms:.3} ms/frame (640x360, map 344x192)");
+    let (dw, dh) = (344usize, 192usize);
+    for (w, h, iters) in [(640usize, 360usize, 100usize), (1280, 720, 25)] {
+        let (rgb, depth) = timing_inputs(w, h, dw, dh);
+        let lo: Vec<u8> = (0..rgb.len()).map(|i| (i * 13 % 256) as u8).collect();
+        let rgb16 = rgb48(&rgb, &lo);
+        for layout in Layout::ALL {
+            let (w32, h32, p) = (w as u32, h as u32, StereoParams::default());
+            let mut r8 = Renderer::with_format(w32, h32, layout, p, SampleFormat::Rgb24);
+            let mut r16 = Renderer::with_format(w32, h32, layout, p, SampleFormat::Rgb48);
+            let (mut o8, mut o16) = (Vec::new(), Vec::new());
+            // Rounds alternate between the formats, so both see the same load from other jobs.
+            let ms = best_ms_pair(
+                iters,
+                || {
+                    r8.render(&rgb, &depth, dw as u32, dh as u32, &mut o8)
+                        .unwrap()
+                },
+                || {
+                    r16.render(&rgb16, &depth, dw as u32, dh as u32, &mut o16)
+                        .unwrap()
+                },
+            );
+            assert_eq!((o8.len(), o16.len()), (r8.output_len(), r16.output_len()));
+            println!(
+                "stereo {w}x{h} {layout:>10}: rgb24 {:.3} ms/frame, rgb48 {:.3} ms/frame, \
+                 16/8 {:.2} (map {dw}x{dh})",
+                ms[0],
+                ms[1],
+                ms[1] / ms[0]
+            );
+        }
     }
-    // Stages, each over the whole frame.
+    // Stages at 640x360, each over the whole frame.
+    let (w, h) = (640u32, 360u32);
+    let (rgb, depth) = timing_inputs(w as usize, h as usize, dw, dh);
+    let iters = 100;
     let mut r = Renderer::new(w, h, Layout::FullSbs, StereoParams::default());
-    r.resampler.configure(dw as usize, dh as usize);
+    r.resampler.configure(dw, dh);
     let (wu, hu) = (w as usize, h as usize);
     let mut near = vec![0.0f32; wu * hu];
     let t_resample = best_ms(iters, || {
@@ -503,24 +816,11 @@ fn timing_640x360() {
             dibr::fill_holes_row(&zr[s.clone()], &mut ir[s], false);
         }
     });
-    let (mut vl, mut vr) = (vec![0u8; wu * hu * 3], vec![0u8; wu * hu * 3]);
-    let t_gather = best_ms(iters, || {
-        for y in 0..hu {
-            let (s, d) = (y * wu..(y + 1) * wu, y * wu * 3..(y + 1) * wu * 3);
-            dibr::gather_row(&rgb[d.clone()], &il[s.clone()], &mut vl[d.clone()]);
-            dibr::gather_row(&rgb[d.clone()], &ir[s], &mut vr[d]);
-        }
-    });
     println!(
-        "stages: resample {t_resample:.3} ms, warp {t_warp:.3} ms, fill {t_fill:.3} ms \
-         ({holes} holes in the left view), gather {t_gather:.3} ms"
+        "stages 640x360: resample {t_resample:.3} ms, warp {t_warp:.3} ms, fill {t_fill:.3} ms \
+         ({holes} holes in the left view)"
     );
-    for layout in Layout::ALL {
-        let (ow, oh) = layout.output_size(w, h);
-        let mut out = vec![0u8; ow as usize * oh as usize * 3];
-        let t = best_ms(iters, || {
-            compose::compose(layout, &vl, &vr, wu, hu, &mut out)
-        });
-        println!("compose {layout:>10}: {t:.3} ms");
-    }
+    let rgb16 = widen(&rgb);
+    time_colour_stages::<u8>("rgb24", &rgb, (&il, &ir), wu, hu, iters);
+    time_colour_stages::<u16>("rgb48", &rgb16, (&il, &ir), wu, hu, iters);
 }
