@@ -44,6 +44,18 @@ pub struct ConvertSummary {
     /// Frames rendered in this run per wall second.
     pub fps: f64,
     pub stages: StageSeconds,
+    /// The source's colour as read (`assumed` lists what was untagged and filled by convention).
+    pub colour: crate::domain::ColourInfo,
+    /// What the 3D video was encoded as.
+    pub video: OutputVideo,
+}
+
+/// Codec, pixel format and stereo signalling of the output video.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct OutputVideo {
+    pub codec: String,
+    pub pix_fmt: String,
+    pub layout: String,
 }
 
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -295,6 +307,21 @@ pub async fn convert(
         height: out_info.coded_height,
         segments: job.segments_total.unwrap_or(0),
         segments_reused: resumed.len() as u32,
+        colour: media.colour.clone(),
+        video: {
+            let st = &opts.settings.stereo;
+            let f = crate::media::output_format::choose(
+                &media,
+                st.layout,
+                st.encode.codec,
+                st.encode.pix_fmt,
+            );
+            OutputVideo {
+                codec: f.codec.name().into(),
+                pix_fmt: f.pix_fmt.name().into(),
+                layout: st.layout.name().into(),
+            }
+        },
         wall_s: wall,
         fps: if wall > 0.0 {
             rendered as f64 / wall

@@ -22,7 +22,7 @@ fn depth_of_file(
     f: &OrtFactory,
 ) -> Vec<DepthMap> {
     let mut est = f.create().expect("estimator");
-    let mut dec = Decoder::open(path, info).expect("decoder");
+    let mut dec = Decoder::open(path, info, false).expect("decoder");
     let mut buf = Vec::new();
     let mut out = Vec::new();
     while dec.read_frame(&mut buf).expect("decode") {

@@ -3,7 +3,7 @@ use crate::progress::ConsoleProgress;
 use clap::Args;
 use pipeline_core::convert::{convert, ConvertOptions, ConvertSummary};
 use pipeline_core::depth::remote::{build_factory, Backend, BackendArgs};
-use pipeline_core::media::EncodeSettings;
+use pipeline_core::media::{EncodeSettings, PixFmt, VideoCodec};
 use pipeline_core::steps::{Settings, StereoSettings};
 use pipeline_core::stereo::{Layout, StereoParams};
 use std::io::IsTerminal;
@@ -54,10 +54,17 @@ pub struct ConvertArgs {
     /// Segments rendered at once (default: half the CPU cores, between 2 and 8).
     #[arg(long)]
     pub jobs: Option<usize>,
-    /// x264 preset of the stereo encode.
+    /// Video codec of the 3D output: h264 | hevc (default: h264 for 8-bit sources, hevc Main10
+    /// for 10-bit and HDR ones).
+    #[arg(long, value_parser = clap::builder::ValueParser::new(|s: &str| s.parse::<VideoCodec>()))]
+    pub output_codec: Option<VideoCodec>,
+    /// Pixel format of the 3D output: yuv420p | yuv420p10le (default: the source's depth).
+    #[arg(long, value_parser = clap::builder::ValueParser::new(|s: &str| s.parse::<PixFmt>()))]
+    pub pix_fmt: Option<PixFmt>,
+    /// x264/x265 preset of the stereo encode.
     #[arg(long, default_value = "veryfast")]
     pub preset: String,
-    /// x264 CRF of the stereo encode (lower = better, bigger).
+    /// x264/x265 CRF of the stereo encode (lower = better, bigger).
     #[arg(long, default_value_t = 18)]
     pub crf: u8,
     /// Resume state and scratch space (default: $STEREOSPOT_WORKDIR, else ~/.cache/stereospot).
@@ -101,8 +108,15 @@ fn fingerprint(a: &ConvertArgs) -> String {
         Backend::Local => String::new(),
         other => format!(";backend={other}"),
     };
+    let mut out = String::new();
+    if let Some(c) = a.output_codec {
+        out.push_str(&format!(";codec={c}"));
+    }
+    if let Some(p) = a.pix_fmt {
+        out.push_str(&format!(";pix_fmt={p}"));
+    }
     format!(
-        "layout={};div={};conv={};model={model};profile={};seg={};preset={};crf={}{backend}",
+        "layout={};div={};conv={};model={model};profile={};seg={};preset={};crf={}{backend}{out}",
         a.layout,
         a.divergence,
         a.convergence,
@@ -152,6 +166,8 @@ pub async fn run(args: ConvertArgs) -> anyhow::Result<ConvertSummary> {
             encode: EncodeSettings {
                 preset: args.preset.clone(),
                 crf: args.crf,
+                codec: args.output_codec,
+                pix_fmt: args.pix_fmt,
             },
         },
         job_salt: fingerprint(&args),

@@ -2,6 +2,7 @@
 //!
 //! Chunks are MPEG-TS, which carries no rotation matrix, so rotation and the display geometry
 //! travel in the job record rather than in the segments.
+use super::ColourInfo;
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AudioInfo {
@@ -10,7 +11,7 @@ pub struct AudioInfo {
     pub sample_rate: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MediaInfo {
     /// Coded size of the video stream.
     pub coded_width: u32,
@@ -32,6 +33,15 @@ pub struct MediaInfo {
     #[serde(default)]
     pub video_start: f64,
     pub audio: Option<AudioInfo>,
+    /// Matrix, range, primaries, transfer, bit depth and HDR metadata (conventions applied where
+    /// the source is untagged).
+    #[serde(default)]
+    pub colour: ColourInfo,
+    /// Presentation time of each source segment's first frame, in ticks of `time_base` from the
+    /// video's first frame (set by the chunk step; the join places each segment there, so
+    /// variable-frame-rate timing survives segmentation).
+    #[serde(default)]
+    pub segment_starts: Vec<i64>,
 }
 
 impl MediaInfo {
@@ -51,6 +61,16 @@ impl MediaInfo {
             (w, h)
         };
         (even(w), even(h))
+    }
+
+    /// Seconds of `ticks` of the video time base.
+    pub fn ticks_to_secs(&self, ticks: i64) -> f64 {
+        ticks as f64 * self.time_base.0 as f64 / self.time_base.1.max(1) as f64
+    }
+
+    /// Duration of the video stream in ticks of its time base.
+    pub fn duration_ticks(&self) -> i64 {
+        (self.duration * self.time_base.1 as f64 / self.time_base.0.max(1) as f64).round() as i64
     }
 
     pub fn fps(&self) -> f64 {
@@ -79,6 +99,7 @@ mod tests {
             video_codec: "h264".into(),
             video_start: 0.0,
             audio: None,
+            ..Default::default()
         }
     }
 

@@ -1,9 +1,11 @@
 //! The domain: job ids, segment indices, the object key layout, job records and media facts.
+pub mod colour;
 pub mod job;
 pub mod job_id;
 pub mod keys;
 pub mod media_info;
 
+pub use colour::{ColourInfo, HdrMetadata};
 pub use job::{JobRecord, JobStatus};
 pub use job_id::JobId;
 pub use media_info::{AudioInfo, MediaInfo};

@@ -1,5 +1,6 @@
 //! Split a video into keyframe-aligned pieces with stream copy (no re-encode).
 use super::process::{check, ffmpeg, run};
+use super::timestamps::{frame_times, piece_starts, rescale};
 use crate::{PipelineError, Result};
 use std::path::{Path, PathBuf};
 
@@ -55,4 +56,43 @@ pub fn split_at_keyframes(
         ));
     }
     Ok(pieces)
+}
+
+/// Where each piece starts, in ticks of `time_base` from the input's first video frame: the
+/// join places each stereo segment there, so variable frame rates survive segmentation. The
+/// pieces' frame counts partition the input's frames in presentation order (cuts are at
+/// keyframes); when they do not (an open-GOP source), the nominal frame rate stands in and a
+/// warning says so.
+pub fn piece_start_ticks(
+    input: &Path,
+    pieces: &[PathBuf],
+    time_base: (u32, u32),
+    frame_rate: (u32, u32),
+) -> Result<Vec<i64>> {
+    let original = frame_times(input)?;
+    let mut counts = Vec::with_capacity(pieces.len());
+    for p in pieces {
+        counts.push(frame_times(p)?.pts.len());
+    }
+    if let Some(starts) = piece_starts(&original, &counts) {
+        return Ok(starts
+            .into_iter()
+            .map(|t| rescale(t, original.time_base, time_base))
+            .collect());
+    }
+    tracing::warn!(
+        pieces = ?counts,
+        frames = original.pts.len(),
+        "piece frame counts do not partition the input; placing segments at the nominal frame rate"
+    );
+    let mut at = 0i64;
+    let frame = (frame_rate.1.max(1), frame_rate.0.max(1));
+    Ok(counts
+        .iter()
+        .map(|c| {
+            let start = rescale(at, frame, time_base);
+            at += *c as i64;
+            start
+        })
+        .collect())
 }

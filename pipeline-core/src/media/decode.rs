@@ -1,4 +1,5 @@
-//! Decode a video file to packed RGB24 frames at the job's display size, over a pipe.
+//! Decode a video file to packed RGB frames (rgb24, or rgb48le for sources deeper than 8 bits)
+//! at the job's display size, read with the source's own matrix and range, over a pipe.
 use super::process::{ffmpeg, Running};
 use crate::domain::MediaInfo;
 use crate::{PipelineError, Result};
@@ -12,10 +13,13 @@ pub struct Decoder {
     stdout: ChildStdout,
     pub width: u32,
     pub height: u32,
+    /// Bytes per pixel: 3 (rgb24) or 6 (rgb48le).
+    pub bytes_per_pixel: usize,
 }
 
-/// The filter chain taking coded frames to display frames: square pixels, even size, rotation.
-pub fn display_filter(info: &MediaInfo) -> String {
+/// The filter chain taking coded frames to display frames: YUV read with the source's matrix and
+/// range into RGB (`rgb_fmt`), square pixels, even size, rotation.
+pub fn display_filter(info: &MediaInfo, rgb_fmt: &str) -> String {
     let (dw, dh) = info.display_size();
     // Size before rotation (the rotation swaps it for 90/270).
     let (pw, ph) = if info.rotation % 180 == 90 {
@@ -23,7 +27,14 @@ pub fn display_filter(info: &MediaInfo) -> String {
     } else {
         (dw, dh)
     };
-    let mut f = format!("scale={pw}:{ph}:flags=bicubic,setsar=1");
+    let c = &info.colour;
+    // The conversion to RGB happens in this scale (the format right after it forces that), so
+    // it uses the source's matrix and range rather than a default.
+    let mut f = format!(
+        "scale={pw}:{ph}:flags=bicubic+accurate_rnd+full_chroma_int:in_color_matrix={}:in_range={},format={rgb_fmt},setsar=1",
+        c.scale_matrix(),
+        c.scale_range()
+    );
     match info.rotation {
         90 => f.push_str(",transpose=clock"),
         180 => f.push_str(",hflip,vflip"),
@@ -34,9 +45,15 @@ pub fn display_filter(info: &MediaInfo) -> String {
 }
 
 impl Decoder {
-    /// Start decoding `path`; frames are delivered at `info.display_size()`.
-    pub fn open(path: &Path, info: &MediaInfo) -> Result<Decoder> {
+    /// Start decoding `path`; frames are delivered at `info.display_size()`, as rgb48le when
+    /// `sixteen_bit`, else rgb24.
+    pub fn open(path: &Path, info: &MediaInfo, sixteen_bit: bool) -> Result<Decoder> {
         let (width, height) = info.display_size();
+        let (rgb_fmt, bytes_per_pixel) = if sixteen_bit {
+            ("rgb48le", 6)
+        } else {
+            ("rgb24", 3)
+        };
         let mut proc = Running::spawn(
             ffmpeg()
                 .arg("-noautorotate")
@@ -48,9 +65,9 @@ impl Decoder {
                     "-fps_mode",
                     "passthrough",
                     "-vf",
-                    &display_filter(info),
+                    &display_filter(info, rgb_fmt),
                 ])
-                .args(["-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
+                .args(["-f", "rawvideo", "-pix_fmt", rgb_fmt, "-"])
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped()),
         )?;
@@ -64,11 +81,12 @@ impl Decoder {
             stdout,
             width,
             height,
+            bytes_per_pixel,
         })
     }
 
     pub fn frame_len(&self) -> usize {
-        self.width as usize * self.height as usize * 3
+        self.width as usize * self.height as usize * self.bytes_per_pixel
     }
 
     /// Read the next frame into `buf` (resized to the frame length). Ok(false) at a clean end.

@@ -1,16 +1,25 @@
-//! Encode packed RGB24 frames to an H.264 MP4 at a constant frame rate, over a pipe.
+//! Encode rendered RGB frames (rgb24 or rgb48le) to an MP4, each frame at its own presentation
+//! time, with the source's colour tags and the layout's stereo signalling, over a pipe.
+//!
+//! Frames travel in a minimal Matroska stream ([`super::mkv_raw`]) so their timestamps travel
+//! with them; ffmpeg encodes with `-fps_mode passthrough` and an encoder time base equal to the
+//! output timescale, so every frame keeps its tick.
+use super::mkv_raw::{RawFormat, RawMkvWriter, RawTrack};
+use super::output_format::{OutputFormat, PixFmt, VideoCodec};
 use super::process::{ffmpeg, Running};
 use crate::{PipelineError, Result};
-use std::io::Write;
 use std::path::Path;
 use std::process::{ChildStdin, Stdio};
 
-/// x264 settings. Defaults favour throughput on small machines (the encoder, not the model, is
-/// often the bottleneck: see BENCHMARKS.md).
+/// Encoder settings. Defaults favour throughput on small machines (the encoder, not the model, is
+/// often the bottleneck: see BENCHMARKS.md). `codec`/`pix_fmt` override the automatic choice
+/// (see [`super::output_format`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct EncodeSettings {
     pub preset: String,
     pub crf: u8,
+    pub codec: Option<VideoCodec>,
+    pub pix_fmt: Option<PixFmt>,
 }
 
 impl Default for EncodeSettings {
@@ -18,86 +27,109 @@ impl Default for EncodeSettings {
         EncodeSettings {
             preset: "veryfast".into(),
             crf: 18,
+            codec: None,
+            pix_fmt: None,
         }
     }
 }
 
 pub struct Encoder {
     proc: Running,
-    stdin: Option<ChildStdin>,
-    frame_len: usize,
+    writer: Option<RawMkvWriter<ChildStdin>>,
     frames: u64,
 }
 
 impl Encoder {
-    /// Start an encoder writing `out` (an .mp4): `width`x`height` RGB24 frames at `frame_rate`,
-    /// stored with the given time base denominator (the input's, so the output keeps it).
+    /// Start an encoder writing `out` (an .mp4) from `width`x`height` frames in the sample format
+    /// `format.sixteen_bit` selects. `frame_ns` is the nominal frame duration (the last frame's).
     pub fn start(
         out: &Path,
         width: u32,
         height: u32,
-        frame_rate: (u32, u32),
-        timescale: u32,
+        format: &OutputFormat,
         settings: &EncodeSettings,
+        frame_ns: u64,
     ) -> Result<Encoder> {
-        let mut proc = Running::spawn(
-            ffmpeg()
-                .args([
-                    "-f",
-                    "rawvideo",
-                    "-pix_fmt",
-                    "rgb24",
-                    "-s",
-                    &format!("{width}x{height}"),
-                ])
-                .args([
-                    "-framerate",
-                    &format!("{}/{}", frame_rate.0, frame_rate.1),
-                    "-i",
-                    "-",
-                ])
-                .args([
-                    "-c:v",
-                    "libx264",
-                    "-preset",
-                    &settings.preset,
-                    "-crf",
-                    &settings.crf.to_string(),
-                ])
-                .args([
-                    "-pix_fmt",
-                    "yuv420p",
-                    "-video_track_timescale",
-                    &timescale.to_string(),
-                ])
-                .args(["-f", "mp4", "-y"])
-                .arg(out)
-                .stdin(Stdio::piped())
-                .stdout(Stdio::null()),
-        )?;
-        let stdin = proc.child.stdin.take();
+        let raw = if format.sixteen_bit {
+            RawFormat::Rgb48le
+        } else {
+            RawFormat::Rgb24
+        };
+        let ts = format.timescale.to_string();
+        let mut cmd = ffmpeg();
+        cmd.args(["-f", "matroska", "-i", "-"])
+            .args(format.encoder_args(&settings.preset, settings.crf))
+            .args([
+                "-fps_mode",
+                "passthrough",
+                "-enc_time_base",
+                &format!("1:{ts}"),
+            ])
+            .args(["-video_track_timescale", &ts])
+            .args([
+                "-metadata:s:v:0",
+                &format!("handler_name=StereoSpot 3D ({})", format.stereo.label),
+            ])
+            // The st3d stereo box is an "unofficial" MP4 extension (Google's spherical video V2).
+            .args(["-strict", "unofficial", "-f", "mp4", "-y"])
+            .arg(out)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null());
+        let mut proc = Running::spawn(&mut cmd)?;
+        let stdin = proc
+            .child
+            .stdin
+            .take()
+            .ok_or_else(|| PipelineError::media("ffmpeg", "encoder has no stdin"))?;
+        let track = RawTrack {
+            width,
+            height,
+            format: raw,
+            default_duration_ns: Some(frame_ns),
+            stereo_mode: format.stereo.mkv_stereo_mode,
+        };
+        let writer = match RawMkvWriter::new(stdin, &track) {
+            Ok(w) => w,
+            Err(e) => {
+                let _ = proc.child.wait();
+                let why = proc.stderr_tail();
+                return Err(PipelineError::media(
+                    "ffmpeg",
+                    format!("encoder failed to start: {why} ({e})"),
+                ));
+            }
+        };
         Ok(Encoder {
             proc,
-            stdin,
-            frame_len: width as usize * height as usize * 3,
+            writer: Some(writer),
             frames: 0,
         })
     }
 
-    pub fn write_frame(&mut self, rgb: &[u8]) -> Result<()> {
-        if rgb.len() != self.frame_len {
-            return Err(PipelineError::media(
-                "ffmpeg",
-                format!("frame of {} bytes, expected {}", rgb.len(), self.frame_len),
-            ));
-        }
-        let stdin = self
-            .stdin
+    /// Bytes one frame must have.
+    pub fn frame_len(&self) -> usize {
+        self.writer.as_ref().map_or(0, |w| w.frame_len())
+    }
+
+    /// One frame at `pts_ns` from the segment's first frame (presentation order).
+    pub fn write_frame(&mut self, pixels: &[u8], pts_ns: u64) -> Result<()> {
+        let w = self
+            .writer
             .as_mut()
             .ok_or_else(|| PipelineError::media("ffmpeg", "encoder closed"))?;
-        if let Err(e) = stdin.write_all(rgb) {
+        if pixels.len() != w.frame_len() {
+            return Err(PipelineError::media(
+                "ffmpeg",
+                format!(
+                    "frame of {} bytes, expected {}",
+                    pixels.len(),
+                    w.frame_len()
+                ),
+            ));
+        }
+        if let Err(e) = w.write_frame(pts_ns, pixels) {
             // The encoder died: report its own reason rather than the broken pipe.
-            self.stdin = None;
+            self.writer = None;
             let _ = self.proc.child.wait();
             let why = self.proc.stderr_tail();
             return Err(PipelineError::media(
@@ -111,7 +143,7 @@ impl Encoder {
 
     /// Close the input and wait; returns the number of frames written.
     pub fn finish(mut self) -> Result<u64> {
-        self.stdin = None;
+        self.writer = None;
         self.proc.wait("encoding")?;
         Ok(self.frames)
     }

@@ -20,15 +20,7 @@ pub fn join_segments(
         .parent()
         .ok_or_else(|| PipelineError::State(format!("{} has no parent", out.display())))?;
     let list = dir.join("concat.txt");
-    let mut text = String::new();
-    for s in segments {
-        // The concat demuxer resolves relative paths against the list's directory: use absolute
-        // ones. Quoting: single quotes, with ' written as '\''.
-        let abs = std::path::absolute(s).map_err(|e| PipelineError::io(s, e))?;
-        let p = abs.display().to_string().replace('\'', r"'\''");
-        let _ = writeln!(text, "file '{p}'");
-    }
-    std::fs::write(&list, text).map_err(|e| PipelineError::io(&list, e))?;
+    std::fs::write(&list, concat_list(segments, info)?).map_err(|e| PipelineError::io(&list, e))?;
     let mut cmd = ffmpeg();
     cmd.args(["-f", "concat", "-safe", "0", "-i"]).arg(&list);
     if info.audio.is_some() {
@@ -56,11 +48,45 @@ pub fn join_segments(
         "-video_track_timescale",
         &info.time_base.1.to_string(),
     ])
-    .args(["-movflags", "+faststart", "-f", "mp4", "-y"])
+    // `unofficial`: keep the stereo (`st3d`) box the segments carry.
+    .args([
+        "-strict",
+        "unofficial",
+        "-movflags",
+        "+faststart",
+        "-f",
+        "mp4",
+        "-y",
+    ])
     .arg(out);
     let res = run("ffmpeg", &mut cmd);
     let _ = std::fs::remove_file(&list);
     check("ffmpeg", &res?)
+}
+
+/// The concat demuxer's list: every segment by absolute path, each but the last with a
+/// `duration` that places the next one at its recorded start (`info.segment_starts`), so a
+/// variable frame rate or a gap before a segment's first frame survives the join. Durations are
+/// differences of start times rounded to microseconds (the directive's precision), so rounding
+/// never accumulates along the film.
+fn concat_list(segments: &[PathBuf], info: &MediaInfo) -> Result<String> {
+    let starts = (info.segment_starts.len() == segments.len()).then_some(&info.segment_starts);
+    let us = |ticks: i64| -> i64 {
+        (super::timestamps::ticks_to_ns(ticks, info.time_base) + 500) / 1000
+    };
+    let mut text = String::new();
+    for (i, s) in segments.iter().enumerate() {
+        // The concat demuxer resolves relative paths against the list's directory: use absolute
+        // ones. Quoting: single quotes, with ' written as '\''.
+        let abs = std::path::absolute(s).map_err(|e| PipelineError::io(s, e))?;
+        let p = abs.display().to_string().replace('\'', r"'\''");
+        let _ = writeln!(text, "file '{p}'");
+        if let Some(next) = starts.and_then(|st| st.get(i + 1).map(|n| (st[i], *n))) {
+            let d = us(next.1) - us(next.0);
+            let _ = writeln!(text, "duration {}.{:06}", d / 1_000_000, d % 1_000_000);
+        }
+    }
+    Ok(text)
 }
 
 /// Number of video frames an MP4 declares (its sample table: exact for our own files).
@@ -80,7 +106,9 @@ pub fn count_video_frames(path: &Path) -> Result<u64> {
     )?;
     check("ffprobe", &out)?;
     let s = String::from_utf8_lossy(&out.stdout);
-    s.trim().parse().map_err(|_| {
+    // The first field: stream side data (the st3d box) adds empty csv fields after it.
+    let first = s.trim().split([',', '\n']).next().unwrap_or("").trim();
+    first.parse().map_err(|_| {
         PipelineError::media(
             "ffprobe",
             format!("no frame count for {}: {s:?}", path.display()),

@@ -4,11 +4,16 @@ pub mod chunk;
 pub mod decode;
 pub mod encode;
 pub mod join;
+pub mod mkv_raw;
+pub mod output_format;
 pub mod probe;
 pub mod process;
+pub mod timestamps;
 
 pub use chunk::split_at_keyframes;
 pub use decode::Decoder;
 pub use encode::{EncodeSettings, Encoder};
 pub use join::{count_video_frames, join_segments};
+pub use output_format::{OutputFormat, PixFmt, VideoCodec};
 pub use probe::probe;
+pub use timestamps::{frame_times, FrameTimes};

@@ -1,6 +1,7 @@
 //! Probe an input with ffprobe and turn every way it can be unusable into one clear reason.
 use super::process::{check, ffmpeg, ffprobe, last_line, run};
-use crate::domain::{AudioInfo, MediaInfo};
+use crate::domain::colour::hdr_from_side_data;
+use crate::domain::{AudioInfo, ColourInfo, MediaInfo};
 use crate::{PipelineError, Result};
 use serde_json::Value;
 use std::path::Path;
@@ -50,9 +51,33 @@ pub fn probe(path: &Path) -> Result<MediaInfo> {
     }
     let json: Value = serde_json::from_slice(&out.stdout)
         .map_err(|e| PipelineError::media("ffprobe", format!("unparseable output: {e}")))?;
-    let info = parse_probe(&json).map_err(|reason| PipelineError::bad_input(&shown, reason))?;
+    let mut info = parse_probe(&json).map_err(|reason| PipelineError::bad_input(&shown, reason))?;
     check_decodable(path, &info)?;
+    if info.colour.is_hdr() || info.colour.is_high_depth() {
+        info.colour.hdr = probe_hdr(path)?;
+    }
     Ok(info)
+}
+
+/// HDR10 mastering-display and content-light metadata, read from the first frame's side data
+/// (HEVC and AV1 carry it per frame, not in the stream header).
+fn probe_hdr(path: &Path) -> Result<Option<crate::domain::HdrMetadata>> {
+    let out = run(
+        "ffprobe",
+        ffprobe()
+            .args(["-select_streams", "v:0", "-read_intervals", "%+#1"])
+            .args(["-show_entries", "frame_side_data", "-of", "json"])
+            .arg(path),
+    )?;
+    check("ffprobe", &out)?;
+    let json: Value = serde_json::from_slice(&out.stdout)
+        .map_err(|e| PipelineError::media("ffprobe", format!("unparseable output: {e}")))?;
+    let side = json
+        .pointer("/frames/0/side_data_list")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    Ok(hdr_from_side_data(&side))
 }
 
 /// Decode the first video frame: catches codecs ffprobe names but nothing can decode, and files
@@ -193,6 +218,20 @@ pub fn parse_probe(json: &Value) -> std::result::Result<MediaInfo, String> {
         channels: a.get("channels").and_then(Value::as_u64).unwrap_or(0) as u32,
         sample_rate: num(a.get("sample_rate")).unwrap_or(0.0) as u32,
     });
+    let tag = |k: &str| video.get(k).and_then(Value::as_str);
+    let pix_fmt = tag("pix_fmt").unwrap_or("yuv420p");
+    let mut colour = ColourInfo::resolve(
+        tag("color_space"),
+        tag("color_primaries"),
+        tag("color_transfer"),
+        tag("color_range"),
+        pix_fmt,
+        w as u32,
+        h as u32,
+    );
+    if let Some(bits) = num(video.get("bits_per_raw_sample")).filter(|b| *b > 8.0 && *b <= 16.0) {
+        colour.bit_depth = colour.bit_depth.max(bits as u32);
+    }
     Ok(MediaInfo {
         coded_width: w as u32,
         coded_height: h as u32,
@@ -205,6 +244,8 @@ pub fn parse_probe(json: &Value) -> std::result::Result<MediaInfo, String> {
         video_codec: codec,
         video_start: num(video.get("start_time")).unwrap_or(0.0),
         audio,
+        colour,
+        segment_starts: Vec::new(),
     })
 }
 
@@ -233,6 +274,20 @@ mod tests {
             ((24, 1), (1, 12288), 0)
         );
         assert_eq!(m.audio.unwrap().sample_rate, 44100);
+        assert_eq!(m.colour.matrix, "smpte170m", "untagged SD reads as BT.601");
+        assert_eq!(m.colour.bit_depth, 8);
+    }
+
+    #[test]
+    fn colour_tags_and_bit_depth() {
+        let j = json!({"streams":[video(json!({"pix_fmt":"yuv420p10le","color_space":"bt2020nc",
+            "color_primaries":"bt2020","color_transfer":"smpte2084","color_range":"tv"}))]});
+        let c = parse_probe(&j).unwrap().colour;
+        assert_eq!(
+            (c.matrix.as_str(), c.transfer.as_str(), c.bit_depth),
+            ("bt2020nc", "smpte2084", 10)
+        );
+        assert!(c.assumed.is_empty());
     }
 
     #[test]

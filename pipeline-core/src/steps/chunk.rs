@@ -86,10 +86,17 @@ async fn split_and_upload(
     let ext = segment_container(&media.video_codec);
     let dir = scratch.path().join("pieces");
     let seconds = ctx.settings.segment_seconds;
-    let pieces =
-        tokio::task::spawn_blocking(move || media::split_at_keyframes(&input, &dir, seconds, ext))
-            .await
-            .map_err(|e| PipelineError::State(format!("split task: {e}")))??;
+    let (tb, rate) = (media.time_base, media.frame_rate);
+    let pieces = tokio::task::spawn_blocking(move || {
+        let pieces = media::split_at_keyframes(&input, &dir, seconds, ext)?;
+        let starts = media::chunk::piece_start_ticks(&input, &pieces, tb, rate)?;
+        Ok::<_, PipelineError>((pieces, starts))
+    })
+    .await
+    .map_err(|e| PipelineError::State(format!("split task: {e}")))?;
+    let (pieces, starts) = pieces?;
+    let mut media = media;
+    media.segment_starts = starts;
     let total = pieces.len() as u32;
     // The segment count is recorded before the first piece is uploaded: a fast video-worker can
     // never see a job without its total.

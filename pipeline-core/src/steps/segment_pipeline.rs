@@ -3,9 +3,9 @@
 //! overlap so the slowest one sets the pace.
 use super::StereoSettings;
 use crate::domain::MediaInfo;
-use crate::media::{Decoder, Encoder};
+use crate::media::{frame_times, output_format, Decoder, Encoder};
 use crate::ports::{DepthEstimator, DepthMap, FrameRef};
-use crate::stereo::Renderer;
+use crate::stereo::{rgb48_to_rgb24, Renderer, SampleFormat};
 use crate::{PipelineError, Result};
 use std::path::Path;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
@@ -56,19 +56,29 @@ pub fn render_segment(
     on_frames: &(dyn Fn(u64) + Sync),
 ) -> Result<SegmentStats> {
     let started = Instant::now();
-    let mut decoder = Decoder::open(src, media)?;
+    let format = output_format::choose(
+        media,
+        settings.layout,
+        settings.encode.codec,
+        settings.encode.pix_fmt,
+    );
+    // Each frame keeps its own presentation time (VFR sources included), relative to the
+    // segment's first frame; the join places the segment at its start.
+    let times = frame_times(src)?.relative_ns();
+    let frame_ns = (1e9 / media.fps().max(0.001)).round() as u64;
+    let mut decoder = Decoder::open(src, media, format.sixteen_bit)?;
     let (w, h) = (decoder.width, decoder.height);
-    let mut renderer = Renderer::new(w, h, settings.layout, settings.params);
+    let sample = if format.sixteen_bit {
+        SampleFormat::Rgb48
+    } else {
+        SampleFormat::Rgb24
+    };
+    let mut renderer = Renderer::with_format(w, h, settings.layout, settings.params, sample);
     let (ow, oh) = renderer.output_size();
-    let encoder = Encoder::start(
-        out,
-        ow,
-        oh,
-        media.frame_rate,
-        media.time_base.1,
-        &settings.encode,
-    )?;
+    let encoder = Encoder::start(out, ow, oh, &format, &settings.encode, frame_ns)?;
     let batch = depth.max_batch().max(1);
+    let listed = times.len();
+    let clock = FrameClock { times, frame_ns };
 
     let (frame_tx, frame_rx) = sync_channel::<Vec<u8>>(QUEUE_DEPTH);
     let (pair_tx, pair_rx) = sync_channel::<Pair>(QUEUE_DEPTH);
@@ -82,8 +92,8 @@ pub fn render_segment(
         let dec = s.spawn(move || decode_stage(&mut decoder, frame_tx, free_in_rx));
         let ren =
             s.spawn(move || render_stage(&mut renderer, pair_rx, out_tx, free_in_tx, free_out_rx));
-        let enc = s.spawn(move || encode_stage(encoder, out_rx, free_out_tx, on_frames));
-        let dep = depth_stage(depth, batch, w, h, frame_rx, pair_tx);
+        let enc = s.spawn(move || encode_stage(encoder, &clock, out_rx, free_out_tx, on_frames));
+        let dep = depth_stage(depth, batch, w, h, sample, frame_rx, pair_tx);
         let join = |r: std::thread::Result<Result<(u64, Duration)>>| {
             r.unwrap_or_else(|_| Err(PipelineError::State("pipeline stage panicked".into())))
         };
@@ -103,6 +113,13 @@ pub fn render_segment(
             return Err(PipelineError::State(format!(
                 "frame count mismatch: decoded {decoded}, depth {depthed}, rendered {rendered}, encoded {encoded}"
             )));
+        }
+        if decoded as usize != listed {
+            tracing::warn!(
+                decoded,
+                listed,
+                "decoder frame count differs from the container's packets; later frames keep the nominal rate"
+            );
         }
         stats = SegmentStats {
             frames: encoded,
@@ -144,11 +161,14 @@ fn depth_stage(
     batch: usize,
     w: u32,
     h: u32,
+    sample: SampleFormat,
     rx: Receiver<Vec<u8>>,
     tx: SyncSender<Pair>,
 ) -> Result<(u64, Duration)> {
     let (mut n, mut busy) = (0u64, Duration::ZERO);
     let mut frames: Vec<Vec<u8>> = Vec::with_capacity(batch);
+    // Depth models take 8-bit RGB: 16-bit frames are narrowed into these reused buffers.
+    let mut narrow: Vec<Vec<u8>> = Vec::new();
     while let Ok(first) = rx.recv() {
         frames.push(first);
         // Fill the batch with what is already decoded; never wait for more.
@@ -159,7 +179,17 @@ fn depth_stage(
             }
         }
         let t = Instant::now();
-        let refs: Vec<FrameRef<'_>> = frames
+        let model_frames: &[Vec<u8>] = match sample {
+            SampleFormat::Rgb24 => &frames,
+            SampleFormat::Rgb48 => {
+                narrow.resize_with(frames.len(), Vec::new);
+                for (src, dst) in frames.iter().zip(narrow.iter_mut()) {
+                    rgb48_to_rgb24(src, dst);
+                }
+                &narrow[..frames.len()]
+            }
+        };
+        let refs: Vec<FrameRef<'_>> = model_frames
             .iter()
             .map(|f| FrameRef {
                 width: w,
@@ -215,8 +245,27 @@ fn render_stage(
     Ok((n, busy))
 }
 
+/// Presentation times of a segment's frames (ns from its first); frames past the probed list
+/// (a decoder that yields more frames than the container lists packets) continue at the
+/// nominal rate.
+struct FrameClock {
+    times: Vec<u64>,
+    frame_ns: u64,
+}
+
+impl FrameClock {
+    fn pts_ns(&self, n: usize) -> u64 {
+        match (self.times.get(n), self.times.last()) {
+            (Some(t), _) => *t,
+            (None, Some(last)) => last + self.frame_ns * (n + 1 - self.times.len()) as u64,
+            (None, None) => self.frame_ns * n as u64,
+        }
+    }
+}
+
 fn encode_stage(
     mut enc: Encoder,
+    clock: &FrameClock,
     rx: Receiver<Vec<u8>>,
     free: SyncSender<Vec<u8>>,
     on_frames: &(dyn Fn(u64) + Sync),
@@ -225,7 +274,7 @@ fn encode_stage(
     let mut unreported = 0u64;
     while let Ok(frame) = rx.recv() {
         let t = Instant::now();
-        enc.write_frame(&frame)?;
+        enc.write_frame(&frame, clock.pts_ns(n as usize))?;
         busy += t.elapsed();
         let _ = free.try_send(frame);
         n += 1;

@@ -3,7 +3,7 @@
 //! stage, and the peak memory of the conversion (its process tree).
 use anyhow::{bail, Context as _, Result};
 use pipeline_core::depth::{OrtConfig, OrtFactory};
-use pipeline_core::media::{probe, Decoder, EncodeSettings, Encoder};
+use pipeline_core::media::{output_format, probe, Decoder, EncodeSettings, Encoder};
 use pipeline_core::ports::depth::{DepthEstimatorFactory, FrameRef};
 use pipeline_core::stereo::{Layout, Renderer, StereoParams};
 use std::path::{Path, PathBuf};
@@ -46,7 +46,7 @@ fn main() -> Result<()> {
 
     // Decode alone (whole file), keeping the first SAMPLE frames.
     let t = Instant::now();
-    let mut dec = Decoder::open(&media, &info)?;
+    let mut dec = Decoder::open(&media, &info, false)?;
     let (mut n, mut frames, mut buf) = (0u64, Vec::new(), Vec::new());
     while dec.read_frame(&mut buf)? {
         if frames.len() < SAMPLE {
@@ -93,16 +93,18 @@ fn main() -> Result<()> {
     // Encode alone (x264 veryfast crf 18, the convert default).
     let tmp = tempfile::tempdir()?;
     let t = Instant::now();
+    let format = output_format::choose(&info, Layout::FullSbs, None, None);
+    let frame_ns = (1e9 / info.fps()) as u64;
     let mut enc = Encoder::start(
         &tmp.path().join("enc.mp4"),
         ow,
         oh,
-        info.frame_rate,
-        info.time_base.1,
+        &format,
         &EncodeSettings::default(),
+        frame_ns,
     )?;
-    for f in &rendered {
-        enc.write_frame(f)?;
+    for (i, f) in rendered.iter().enumerate() {
+        enc.write_frame(f, i as u64 * frame_ns)?;
     }
     enc.finish()?;
     let encode_fps = rendered.len() as f64 / t.elapsed().as_secs_f64();

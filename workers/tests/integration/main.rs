@@ -10,6 +10,7 @@ mod bad_input;
 mod convert;
 #[cfg(feature = "aws")]
 mod coordination_bench;
+mod faithful;
 mod inference;
 mod resume;
 mod util;
