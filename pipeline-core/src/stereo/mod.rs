@@ -41,12 +41,26 @@
 //!
 //! Row by row: resample one depth row (vertical blend of two map rows, then a horizontal pass
 //! with precomputed taps), warp it into both views as source *indices* plus a row z-buffer,
-//! fill holes on the indices, gather colours; then pack the two views. Measured with
+//! fill holes on the indices, gather colours; then pack the two views. Only the gather and the
+//! packing touch colours, so only they cost more for 16-bit frames: they are generic over the
+//! sample type and monomorphised, the format is matched once per frame, and the 8-bit code is
+//! what it was before 16-bit support (same kernel times). Measured with
 //! `cargo test --release -p pipeline-core --lib stereo:: -- --ignored --nocapture`
-//! (`stereo::tests::timing_640x360`, 640x360 frame, 344x192 map, one thread, best of 5): on the
-//! 2-core dev machine, while other builds were running, 1.4-2.3 ms per frame in release for
-//! every layout (warp ~0.8 ms, gather ~0.35, fill ~0.25, resample ~0.2, anaglyph packing
-//! ~0.6-0.9, others <= 0.4), and 1.9-3.8 ms with the dev profile (opt-level 1).
+//! (`stereo::tests::timing_640x360`: 640x360 and 1280x720 frames, 344x192 map, one thread, best
+//! of several rounds, rgb24 and rgb48 rounds interleaved) on the 2-core dev machine while other
+//! agents' builds kept the load average at 5-7, so absolute times are noisy (up to 2x between
+//! runs); in release:
+//!
+//! * rgb24, 640x360: 1.7-3.1 ms per frame for every layout (warp ~0.9-1.4 ms, fill ~0.45-0.65,
+//!   gather ~0.35-0.5, resample ~0.2-0.3, anaglyph packing ~0.6-0.8, others <= 0.33); 1280x720:
+//!   7-19 ms.
+//! * rgb48 / rgb24 per frame: 1.0-1.3 for the full and half layouts, 1.4-1.55 for the anaglyph,
+//!   at both sizes. Per kernel at 640x360: gather about the same (~0.4 ms), full-size packing
+//!   0.21 ms instead of 0.08 (twice the bytes), half-sbs about the same (0.2-0.35), half-tb
+//!   0.14-0.22 instead of 0.03-0.04 (the 8-bit row average vectorises better), anaglyph 1.5 ms
+//!   instead of 0.6.
+//!
+//! With the dev profile (opt-level 1) rgb24 takes 2.8-6.3 ms per frame at 640x360.
 pub mod anaglyph;
 mod compose;
 mod dibr;
