@@ -31,7 +31,8 @@ pub fn display_filter(info: &MediaInfo, rgb_fmt: &str) -> String {
     // The conversion to RGB happens in this scale (the format right after it forces that), so
     // it uses the source's matrix and range rather than a default.
     let mut f = format!(
-        "scale={pw}:{ph}:flags=bicubic+accurate_rnd+full_chroma_int:in_color_matrix={}:in_range={},format={rgb_fmt},setsar=1",
+        "scale={pw}:{ph}:flags={}:in_color_matrix={}:in_range={},format={rgb_fmt},setsar=1",
+        super::output_format::sws_flags(rgb_fmt != "rgb24"),
         c.scale_matrix(),
         c.scale_range()
     );

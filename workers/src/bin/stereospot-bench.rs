@@ -167,6 +167,92 @@ fn main() -> Result<()> {
         "peak RSS of the conversion (stereospot + ffmpeg children): {:.0} MiB (target < 1024)",
         peak_kib as f64 / 1024.0
     );
+    bit_depth_paths(&media, &exe, tmp.path())?;
+    Ok(())
+}
+
+/// The 10-bit path against the 8-bit path on the same 10 s of the clip, in the same run: the
+/// 8-bit H.264 source converted by default (8-bit render, x264), the same source forced through
+/// the 16-bit render and a 10-bit x264 encode (the cost of 16-bit samples alone), and a 10-bit
+/// HEVC copy of it converted by default (16-bit render, x265 Main10: what HDR sources take).
+fn bit_depth_paths(media: &Path, exe: &Path, tmp: &Path) -> Result<()> {
+    let eight = tmp.join("clip8.mp4");
+    let ten = tmp.join("clip10.mp4");
+    let ff = |args: &[&str]| -> Result<()> {
+        let st = Command::new("ffmpeg")
+            .args(["-v", "error", "-nostdin", "-y"])
+            .args(args)
+            .status()?;
+        if !st.success() {
+            bail!("ffmpeg {args:?} failed");
+        }
+        Ok(())
+    };
+    let m = media.to_string_lossy();
+    ff(&[
+        "-i",
+        &m,
+        "-t",
+        "10",
+        "-an",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-crf",
+        "18",
+        &eight.to_string_lossy(),
+    ])?;
+    ff(&[
+        "-i",
+        &m,
+        "-t",
+        "10",
+        "-an",
+        "-pix_fmt",
+        "yuv420p10le",
+        "-c:v",
+        "libx265",
+        "-preset",
+        "veryfast",
+        "-x265-params",
+        "log-level=error",
+        "-tag:v",
+        "hvc1",
+        &ten.to_string_lossy(),
+    ])?;
+    let run = |input: &Path, extra: &[&str], name: &str| -> Result<f64> {
+        let out = tmp.join(format!("{name}.mp4"));
+        let t = Instant::now();
+        let o = Command::new(exe)
+            .arg("convert")
+            .arg(input)
+            .arg("-o")
+            .arg(&out)
+            .args(["--json", "--quiet", "--device", "cpu", "--workdir"])
+            .arg(tmp.join(format!("wd-{name}")))
+            .args(extra)
+            .stderr(Stdio::inherit())
+            .output()?;
+        if !o.status.success() {
+            bail!("convert {name} failed");
+        }
+        let s: serde_json::Value = serde_json::from_slice(o.stdout.trim_ascii())?;
+        Ok(s["output_frames"].as_f64().unwrap_or(0.0) / t.elapsed().as_secs_f64())
+    };
+    let base = run(&eight, &[], "8bit")?;
+    let forced = run(
+        &eight,
+        &["--output-codec", "h264", "--pix-fmt", "yuv420p10le"],
+        "8bit-as-16",
+    )?;
+    let hevc10 = run(&ten, &[], "10bit-hevc")?;
+    println!();
+    println!("| 10 s of the clip, end to end | fps | vs 8-bit |");
+    println!("|---|---|---|");
+    println!("| 8-bit H.264 in, 8-bit render, x264 8-bit out (default) | {base:.1} | 1.00 |");
+    println!("| same input, 16-bit render, x264 High10 out (`--pix-fmt yuv420p10le --output-codec h264`) | {forced:.1} | {:.2} |", forced / base);
+    println!("| 10-bit HEVC in, 16-bit render, x265 Main10 out (default for 10-bit) | {hevc10:.1} | {:.2} |", hevc10 / base);
     Ok(())
 }
 

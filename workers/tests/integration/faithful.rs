@@ -305,6 +305,7 @@ fn bt709_tagged_hd_keeps_its_tags_and_colours() {
     assert_eq!(colour_tags(&vo), ["bt709", "bt709", "bt709", "tv"], "{vo}");
     assert_eq!(s["colour"]["assumed"], serde_json::json!([]), "{s}");
     let (err, wrong) = colour_error(&input, &output, 5);
+    println!("bt709 HD: mean abs diff {err:.3}/255 (misread: {wrong:.3})");
     assert!(err <= 1.5, "mean abs diff {err:.2}/255");
     assert!(
         wrong > err + 1.0,
@@ -353,6 +354,7 @@ fn untagged_sd_and_hd_follow_the_conventions_and_say_so() {
             "--json says it was assumed: {s}"
         );
         let (err, wrong) = colour_error(&input, &output, 5);
+        println!("untagged {size}: mean abs diff {err:.3}/255 (misread: {wrong:.3})");
         assert!(err <= 1.5, "{size}: mean abs diff {err:.2}/255");
         assert!(wrong > err + 1.0, "{size}: {wrong:.2} vs {err:.2}");
     }
@@ -426,6 +428,7 @@ fn hdr10_hevc_stays_ten_bit_pq_with_its_mastering_metadata() {
         "rgb48le",
     );
     let err = mad16(&a, &b);
+    println!("hdr10: mean abs diff {err:.3}/255");
     assert!(err <= 1.5, "mean abs diff {err:.3}/255");
     // No 8-bit bottleneck: the ramp keeps far more than 256 levels.
     let (li, lo) = (ramp_levels(&input, 640), ramp_levels(&output, 640));
