@@ -97,6 +97,7 @@ fn media() -> MediaInfo {
         video_codec: "h264".into(),
         video_start: 0.0,
         audio: None,
+        tracks: Default::default(),
     }
 }
 

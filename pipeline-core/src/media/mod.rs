@@ -1,11 +1,12 @@
 //! ffmpeg / ffprobe (the Debian binaries, over plain pipes): probing, chunking, decoding,
-//! encoding and joining.
+//! encoding and joining, and the plan of which tracks reach the output.
 pub mod chunk;
 pub mod decode;
 pub mod encode;
 pub mod join;
 pub mod probe;
 pub mod process;
+pub mod tracks;
 
 pub use chunk::split_at_keyframes;
 pub use decode::Decoder;

@@ -1,4 +1,5 @@
 //! Probe an input with ffprobe and turn every way it can be unusable into one clear reason.
+//! The tracks plan (`media::tracks`) is made from the same JSON.
 use super::process::{check, ffmpeg, ffprobe, last_line, run};
 use crate::domain::{AudioInfo, MediaInfo};
 use crate::{PipelineError, Result};
@@ -28,6 +29,7 @@ pub fn probe(path: &Path) -> Result<MediaInfo> {
                 "-count_packets",
                 "-show_streams",
                 "-show_format",
+                "-show_chapters",
                 "-of",
                 "json",
             ])
@@ -193,6 +195,7 @@ pub fn parse_probe(json: &Value) -> std::result::Result<MediaInfo, String> {
         channels: a.get("channels").and_then(Value::as_u64).unwrap_or(0) as u32,
         sample_rate: num(a.get("sample_rate")).unwrap_or(0.0) as u32,
     });
+    let main_video = video.get("index").and_then(Value::as_u64).map(|i| i as u32);
     Ok(MediaInfo {
         coded_width: w as u32,
         coded_height: h as u32,
@@ -205,6 +208,7 @@ pub fn parse_probe(json: &Value) -> std::result::Result<MediaInfo, String> {
         video_codec: codec,
         video_start: num(video.get("start_time")).unwrap_or(0.0),
         audio,
+        tracks: Box::new(super::tracks::plan(json, main_video)),
     })
 }
 

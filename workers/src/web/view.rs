@@ -91,6 +91,7 @@ mod tests {
             video_codec: "h264".into(),
             video_start: 0.0,
             audio: None,
+            tracks: Default::default(),
         }
     }
 

@@ -246,6 +246,7 @@ fn tiny_media() -> MediaInfo {
         video_codec: "h264".into(),
         video_start: 0.0,
         audio: None,
+        tracks: Default::default(),
     }
 }
 
