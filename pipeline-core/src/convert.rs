@@ -44,6 +44,9 @@ pub struct ConvertSummary {
     /// Frames rendered in this run per wall second.
     pub fps: f64,
     pub stages: StageSeconds,
+    /// What the output does not carry of the input, one line each naming it and why (empty
+    /// when everything was carried).
+    pub dropped: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -79,6 +82,8 @@ impl Progress for Tap {
     fn phase(&self, name: &str) {
         self.inner.phase(name);
     }
+    /// Not logged here: the summary lists them and the CLI prints them once.
+    fn dropped(&self, _job: &JobId, _lines: &[String]) {}
 }
 
 fn check_output_writable(output: &Path, input: &Path) -> Result<PathBuf> {
@@ -309,6 +314,7 @@ pub async fn convert(
             encode_s: stats.encode_s,
             reassemble_s,
         },
+        dropped: media.tracks.dropped.clone(),
     })
 }
 
