@@ -12,6 +12,7 @@ mod convert;
 mod coordination_bench;
 mod inference;
 mod resume;
+mod tracks;
 mod util;
 #[cfg(feature = "aws")]
 mod web_api;
