@@ -48,6 +48,9 @@ pub struct ConvertSummary {
     pub colour: crate::domain::ColourInfo,
     /// What the 3D video was encoded as.
     pub video: OutputVideo,
+    /// What the output does not carry of the input, one line each naming it and why (empty
+    /// when everything was carried).
+    pub dropped: Vec<String>,
 }
 
 /// Codec, pixel format and stereo signalling of the output video.
@@ -91,6 +94,8 @@ impl Progress for Tap {
     fn phase(&self, name: &str) {
         self.inner.phase(name);
     }
+    /// Not logged here: the summary lists them and the CLI prints them once.
+    fn dropped(&self, _job: &JobId, _lines: &[String]) {}
 }
 
 fn check_output_writable(output: &Path, input: &Path) -> Result<PathBuf> {
@@ -336,6 +341,7 @@ pub async fn convert(
             encode_s: stats.encode_s,
             reassemble_s,
         },
+        dropped: media.tracks.dropped.clone(),
     })
 }
 

@@ -190,5 +190,37 @@ pub async fn run(args: ConvertArgs) -> anyhow::Result<ConvertSummary> {
     ));
     let result = convert(opts, progress.clone()).await;
     progress.finish();
-    Ok(result?)
+    let summary = result?;
+    if let Some(line) = dropped_warning(&summary.dropped) {
+        eprintln!("{line}");
+    }
+    Ok(summary)
+}
+
+/// The one warning line for what the output does not carry (None when it carries everything).
+pub fn dropped_warning(dropped: &[String]) -> Option<String> {
+    (!dropped.is_empty()).then(|| {
+        format!(
+            "warning: the 3D output does not carry everything of the input: {}",
+            dropped.join("; ")
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::dropped_warning;
+
+    #[test]
+    fn one_warning_line_lists_everything_dropped() {
+        assert_eq!(dropped_warning(&[]), None);
+        let line = dropped_warning(&[
+            "attachment 4 (font.ttf): MP4 cannot hold attachments".into(),
+            "data track 5 (bin_data): MP4 output carries no data tracks".into(),
+        ])
+        .unwrap();
+        assert_eq!(line.lines().count(), 1);
+        assert!(line.starts_with("warning: "));
+        assert!(line.contains("font.ttf): MP4 cannot hold attachments; data track 5"));
+    }
 }

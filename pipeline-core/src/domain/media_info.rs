@@ -2,6 +2,7 @@
 //!
 //! Chunks are MPEG-TS, which carries no rotation matrix, so rotation and the display geometry
 //! travel in the job record rather than in the segments.
+use super::tracks::Tracks;
 use super::ColourInfo;
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -42,6 +43,11 @@ pub struct MediaInfo {
     /// variable-frame-rate timing survives segmentation).
     #[serde(default)]
     pub segment_starts: Vec<i64>,
+    /// Every track, chapter and tag the output carries, and what it cannot (planned at chunk
+    /// time; absent in older records). Boxed: it is large next to the rest, and MediaInfo
+    /// travels by value in step outcomes.
+    #[serde(default)]
+    pub tracks: Box<Tracks>,
 }
 
 impl MediaInfo {
@@ -110,5 +116,48 @@ mod tests {
         assert_eq!(info(640, 360, (1, 1), 90).display_size(), (360, 640));
         assert_eq!(info(720, 480, (32, 27), 0).display_size(), (852, 480));
         assert_eq!(info(720, 480, (0, 1), 0).display_size(), (720, 480));
+    }
+
+    #[test]
+    fn records_without_tracks_still_deserialize() {
+        let old = r#"{"coded_width":640,"coded_height":360,"sar":[1,1],"rotation":0,
+            "frame_rate":[24,1],"time_base":[1,12288],"duration":1.0,"frames":24,
+            "video_codec":"h264","video_start":0.0,
+            "audio":{"codec":"aac","channels":2,"sample_rate":48000}}"#;
+        let m: MediaInfo = serde_json::from_str(old).unwrap();
+        assert!(!m.tracks.planned);
+        assert!(m.tracks.dropped.is_empty() && m.tracks.streams.is_empty());
+        assert_eq!(m.audio.map(|a| a.channels), Some(2));
+    }
+
+    #[test]
+    fn tracks_round_trip_through_json() {
+        use crate::domain::tracks::{StreamTags, TrackAction, TrackKind, TrackPlan};
+        let mut m = info(640, 360, (1, 1), 0);
+        *m.tracks = Tracks {
+            planned: true,
+            container_start: 1.4,
+            chapters: 2,
+            streams: vec![TrackPlan {
+                index: 1,
+                kind: TrackKind::Audio,
+                codec: "flac".into(),
+                action: TrackAction::Aac,
+                channels: 6,
+                channel_layout: Some("5.1(side)".into()),
+                tags: StreamTags {
+                    language: Some("fra".into()),
+                    title: None,
+                },
+                default: true,
+                forced: false,
+            }],
+            dropped: vec!["attachment 4 (font.ttf): MP4 cannot hold attachments".into()],
+            ..Tracks::default()
+        };
+        let text = serde_json::to_string(&m).unwrap();
+        assert!(text.contains(r#""action":"aac""#), "{text}");
+        let back: MediaInfo = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, m);
     }
 }

@@ -4,8 +4,10 @@ pub mod job;
 pub mod job_id;
 pub mod keys;
 pub mod media_info;
+pub mod tracks;
 
 pub use colour::{ColourInfo, HdrMetadata};
 pub use job::{JobRecord, JobStatus};
 pub use job_id::JobId;
 pub use media_info::{AudioInfo, MediaInfo};
+pub use tracks::{StreamTags, TrackAction, TrackKind, TrackPlan, Tracks};

@@ -1,5 +1,5 @@
 //! ffmpeg / ffprobe (the Debian binaries, over plain pipes): probing, chunking, decoding,
-//! encoding and joining.
+//! encoding and joining, and the plan of which tracks reach the output.
 pub mod chunk;
 pub mod decode;
 pub mod encode;
@@ -9,6 +9,7 @@ pub mod output_format;
 pub mod probe;
 pub mod process;
 pub mod timestamps;
+pub mod tracks;
 
 pub use chunk::split_at_keyframes;
 pub use decode::Decoder;

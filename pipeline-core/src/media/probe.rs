@@ -1,4 +1,5 @@
 //! Probe an input with ffprobe and turn every way it can be unusable into one clear reason.
+//! The tracks plan (`media::tracks`) is made from the same JSON.
 use super::process::{check, ffmpeg, ffprobe, last_line, run};
 use crate::domain::colour::hdr_from_side_data;
 use crate::domain::{AudioInfo, ColourInfo, MediaInfo};
@@ -29,6 +30,7 @@ pub fn probe(path: &Path) -> Result<MediaInfo> {
                 "-count_packets",
                 "-show_streams",
                 "-show_format",
+                "-show_chapters",
                 "-of",
                 "json",
             ])
@@ -232,6 +234,7 @@ pub fn parse_probe(json: &Value) -> std::result::Result<MediaInfo, String> {
     if let Some(bits) = num(video.get("bits_per_raw_sample")).filter(|b| *b > 8.0 && *b <= 16.0) {
         colour.bit_depth = colour.bit_depth.max(bits as u32);
     }
+    let main_video = video.get("index").and_then(Value::as_u64).map(|i| i as u32);
     Ok(MediaInfo {
         coded_width: w as u32,
         coded_height: h as u32,
@@ -246,6 +249,7 @@ pub fn parse_probe(json: &Value) -> std::result::Result<MediaInfo, String> {
         audio,
         colour,
         segment_starts: Vec::new(),
+        tracks: Box::new(super::tracks::plan(json, main_video)),
     })
 }
 

@@ -56,6 +56,11 @@ pub trait Progress: Send + Sync {
     fn planned(&self, _job: &JobId, _segments: u32, _frames: u64, _frames_done: u64) {}
     /// A phase of the local run started ("chunking", "rendering", "joining", ...).
     fn phase(&self, _name: &str) {}
+    /// The job's output will not carry these parts of the input (one line each, naming the part
+    /// and why). The workers log them at warn; the local CLI prints them once in its summary.
+    fn dropped(&self, job: &JobId, lines: &[String]) {
+        tracing::warn!(job_id = %job, dropped = %lines.join("; "), "not carried to the 3D output");
+    }
 }
 
 pub struct NoProgress;

@@ -1,4 +1,5 @@
-//! Reassemble: join all stereo segments with the original audio into `jobs/<id>/final.mp4`.
+//! Reassemble: join all stereo segments with the original's tracks (audio, subtitles, chapters,
+//! metadata) into `jobs/<id>/final.mp4`.
 //! Idempotent: a redelivered or duplicated request redoes or skips the same work.
 use super::{fail_if_permanent, scratch_dir, Context};
 use crate::domain::{keys, JobId, JobStatus};
@@ -87,7 +88,15 @@ async fn join(ctx: &Context, job_id: &JobId) -> Result<ReassembleOutcome> {
         };
         parts.push(p);
     }
-    let original = if media.audio.is_some() {
+    if !media.tracks.dropped.is_empty() {
+        ctx.progress.dropped(job_id, &media.tracks.dropped);
+    }
+    let carries = if media.tracks.planned {
+        media.tracks.needs_original()
+    } else {
+        media.audio.is_some()
+    };
+    let original = if carries {
         match ctx.input.local_path(&job.input_key) {
             Some(p) => p,
             None => {

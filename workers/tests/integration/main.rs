@@ -13,6 +13,7 @@ mod coordination_bench;
 mod faithful;
 mod inference;
 mod resume;
+mod tracks;
 mod util;
 #[cfg(feature = "aws")]
 mod web_api;

@@ -72,7 +72,7 @@ pub fn ffmpeg(args: &[&str]) {
     );
 }
 
-/// ffprobe -show_streams -show_format as JSON.
+/// ffprobe -count_frames -show_streams -show_format -show_chapters as JSON.
 pub fn probe(path: &Path) -> Value {
     let out = Command::new("ffprobe")
         .args([
@@ -81,6 +81,7 @@ pub fn probe(path: &Path) -> Value {
             "-count_frames",
             "-show_streams",
             "-show_format",
+            "-show_chapters",
             "-of",
             "json",
         ])
@@ -162,14 +163,147 @@ pub fn crop_cols(frame: &[u8], w: u32, x0: u32, cw: u32) -> Vec<u8> {
         .collect()
 }
 
+/// Every stream of one kind (`audio`, `subtitle`, ...), in file order.
+pub fn streams<'a>(p: &'a Value, kind: &str) -> Vec<&'a Value> {
+    p["streams"]
+        .as_array()
+        .map(|a| a.iter().filter(|s| s["codec_type"] == kind).collect())
+        .unwrap_or_default()
+}
+
 /// Mono f32 PCM at `rate` Hz of the first audio stream.
 pub fn decode_audio(path: &Path, rate: u32) -> Vec<f32> {
+    decode_audio_stream(path, "a:0", rate)
+}
+
+/// Interleaved f32 PCM at `rate` Hz of one audio stream (`spec` like `a:1`), all its channels.
+pub fn decode_audio_channels(path: &Path, spec: &str, rate: u32) -> Vec<f32> {
     let out = Command::new("ffmpeg")
         .args(["-v", "error", "-nostdin", "-i"])
         .arg(path)
         .args([
             "-map",
-            "0:a:0",
+            &format!("0:{spec}"),
+            "-ar",
+            &rate.to_string(),
+            "-f",
+            "f32le",
+            "-",
+        ])
+        .output()
+        .expect("ffmpeg audio");
+    assert!(out.status.success());
+    out.stdout
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}
+
+/// Mono f32 PCM of one audio stream on the file's own timeline: sample 0 is timestamp 0 (what
+/// comes before the stream's first sample is silence), so onsets compare with frame times.
+pub fn decode_audio_on_timeline(path: &Path, spec: &str, rate: u32) -> Vec<f32> {
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-nostdin", "-copyts", "-i"])
+        .arg(path)
+        .args([
+            "-map",
+            &format!("0:{spec}"),
+            "-af",
+            "aresample=async=1:first_pts=0",
+            "-ac",
+            "1",
+            "-ar",
+            &rate.to_string(),
+            "-f",
+            "f32le",
+            "-",
+        ])
+        .output()
+        .expect("ffmpeg audio");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}
+
+/// Presentation time of every decoded video frame (file timeline, display order).
+pub fn frame_times(path: &Path) -> Vec<f64> {
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "frame=best_effort_timestamp_time",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(path)
+        .output()
+        .expect("ffprobe");
+    assert!(out.status.success());
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.trim().trim_end_matches(','))
+        .filter(|l| !l.is_empty())
+        .map(|l| l.parse().expect("frame time"))
+        .collect()
+}
+
+/// Seconds until the first sample louder than 0.05 (a tone switched on in silence).
+pub fn onset(pcm: &[f32], rate: u32) -> f64 {
+    pcm.iter()
+        .position(|v| v.abs() > 0.05)
+        .expect("tone present") as f64
+        / rate as f64
+}
+
+/// Index of the brightest frame in the left half (a white flash) among the coded frames in
+/// display order (no frames duplicated or dropped to a constant rate, so the index matches
+/// [`frame_times`]).
+pub fn brightest_frame(path: &Path) -> usize {
+    let p = probe(path);
+    let v = stream(&p, "video").expect("video");
+    let (w, h) = (
+        v["width"].as_u64().expect("w") as u32,
+        v["height"].as_u64().expect("h") as u32,
+    );
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-nostdin", "-i"])
+        .arg(path)
+        .args(["-map", "0:v:0", "-fps_mode", "passthrough"])
+        .args(["-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
+        .output()
+        .expect("ffmpeg decode");
+    assert!(out.status.success());
+    out.stdout
+        .chunks_exact((w * h * 3) as usize)
+        .map(|f| {
+            crop_cols(f, w, 0, w / 2)
+                .iter()
+                .map(|&v| v as u64)
+                .sum::<u64>()
+        })
+        .enumerate()
+        .max_by_key(|(_, b)| *b)
+        .expect("frames")
+        .0
+}
+
+/// Mono f32 PCM at `rate` Hz of one audio stream (`spec` like `a:1`).
+pub fn decode_audio_stream(path: &Path, spec: &str, rate: u32) -> Vec<f32> {
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-nostdin", "-i"])
+        .arg(path)
+        .args([
+            "-map",
+            &format!("0:{spec}"),
             "-ac",
             "1",
             "-ar",
