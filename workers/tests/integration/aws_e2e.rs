@@ -3,14 +3,69 @@
 //! video-workers), and the smoke-test's upload / follow / verify.
 use crate::aws_support::*;
 use smoke_test::run::{run, RunOptions};
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+
+/// A phone-style variable-frame-rate clip with two audio tracks: 3 s at 24 fps then 3 s at
+/// 12 fps (108 frames, a keyframe every 12 frames), English AAC and French AC-3.
+fn vfr_two_audio_clip(dir: &Path) -> PathBuf {
+    let p = dir.join("e2e.mp4");
+    crate::util::ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=320x240:rate=24:duration=3",
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=320x240:rate=12:duration=3",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:duration=6",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=660:duration=6",
+        "-filter_complex",
+        "[0:v][1:v]concat=n=2:v=1:a=0[v]",
+        "-map",
+        "[v]",
+        "-map",
+        "2:a",
+        "-map",
+        "3:a",
+        "-fps_mode",
+        "vfr",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-g",
+        "12",
+        "-keyint_min",
+        "12",
+        "-sc_threshold",
+        "0",
+        "-c:a:0",
+        "aac",
+        "-c:a:1",
+        "ac3",
+        "-metadata:s:a:0",
+        "language=eng",
+        "-metadata:s:a:1",
+        "language=fra",
+        p.to_str().expect("utf-8 path"),
+    ]);
+    p
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aws_pipeline_converts_a_clip_with_two_video_workers() {
     let started = Instant::now();
     let cloud = cloud("e2e").await;
-    // 6 s, a keyframe every second, SEGMENT_SECONDS=2: three segments.
-    let input = clip(cloud.dir.path(), "e2e.mp4", "320x240", 6, 24, true);
+    // 6 s of VFR video with two audio tracks, SEGMENT_SECONDS=2: three segments.
+    let input = vfr_two_audio_clip(cloud.dir.path());
     let mut procs = Procs::new(&cloud);
     let media = procs.spawn(Bin::Media, "media", &[]);
     let video_a = procs.spawn(Bin::Video, "video-a", &[]);
@@ -33,10 +88,33 @@ async fn aws_pipeline_converts_a_clip_with_two_video_workers() {
         .unwrap_or_else(|e| panic!("smoke run: {e:#}\n{}\n{}", lines.join("\n"), procs.dump()));
 
     // The smoke-test's verification, and our own.
-    assert_eq!(verified.output.frames, 144);
+    assert_eq!(verified.output.frames, 108);
     assert_eq!(verified.output.coded, (640, 240));
     assert!(verified.output.audio);
     check_final(&input, &kept, (640, 240));
+    // Every frame at its own time (within one tick), both audio tracks with their languages.
+    let ((pin, tb_in), (pout, tb_out)) = (
+        crate::faithful::video_pts(&input),
+        crate::faithful::video_pts(&kept),
+    );
+    assert_eq!((pout.len(), &tb_out), (pin.len(), &tb_in));
+    for (i, (a, b)) in pin.iter().zip(&pout).enumerate() {
+        assert!(
+            ((a - pin[0]) - (b - pout[0])).abs() <= 1,
+            "frame {i}: {a} vs {b} ({tb_in})"
+        );
+    }
+    let p = crate::util::probe(&kept);
+    let langs: Vec<&str> = p["streams"]
+        .as_array()
+        .map(|s| {
+            s.iter()
+                .filter(|s| s["codec_type"] == "audio")
+                .map(|s| s["tags"]["language"].as_str().unwrap_or(""))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(langs, ["eng", "fra"], "both audio tracks");
     assert!(
         lines.iter().any(|l| l.contains("PROCESSING"))
             && lines.iter().any(|l| l.contains("COMPLETED")),

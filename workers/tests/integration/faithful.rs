@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Sorted presentation timestamps (ticks) of the first video stream, and its time base.
-fn video_pts(path: &Path) -> (Vec<i64>, String) {
+pub(crate) fn video_pts(path: &Path) -> (Vec<i64>, String) {
     let out = Command::new("ffprobe")
         .args(["-v", "error", "-select_streams", "v:0"])
         .args([
