@@ -16,7 +16,8 @@ pub enum ChunkOutcome {
     Chunked {
         job_id: JobId,
         segments: u32,
-        media: MediaInfo,
+        /// Boxed: the media facts (tracks, colour, segment starts) dwarf the other variants.
+        media: Box<MediaInfo>,
     },
 }
 
@@ -47,7 +48,7 @@ pub async fn chunk(ctx: &Context, ev: &ObjectCreated) -> Result<ChunkOutcome> {
             Ok((segments, media)) => Ok(ChunkOutcome::Chunked {
                 job_id,
                 segments,
-                media,
+                media: Box::new(media),
             }),
             Err(e) => Err(fail_if_permanent(ctx, &job_id, e).await),
         }
