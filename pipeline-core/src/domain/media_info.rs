@@ -43,6 +43,10 @@ pub struct MediaInfo {
     /// variable-frame-rate timing survives segmentation).
     #[serde(default)]
     pub segment_starts: Vec<i64>,
+    /// The source has open GOPs: a segment after the first starts with leading pictures that
+    /// reference the previous segment, so it is decoded after a pre-roll of that segment.
+    #[serde(default)]
+    pub open_gop: bool,
     /// Every track, chapter and tag the output carries, and what it cannot (planned at chunk
     /// time; absent in older records). Boxed: it is large next to the rest, and MediaInfo
     /// travels by value in step outcomes.

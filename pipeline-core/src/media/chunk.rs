@@ -39,7 +39,9 @@ pub fn split_at_keyframes(
                 "-segment_format",
                 format,
             ])
-            .args(["-reset_timestamps", "1"])
+            // Pieces keep the input's timestamps: a piece appended to its predecessor (the
+            // pre-roll of an open-GOP source) is then one continuous stream.
+            .args(["-reset_timestamps", "0"])
             .arg(&pattern),
     )?;
     check("ffmpeg", &out)?;
@@ -58,27 +60,40 @@ pub fn split_at_keyframes(
     Ok(pieces)
 }
 
+/// Timing of the pieces: where each starts and whether the source has open GOPs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PieceTiming {
+    /// Start of each piece in ticks of the input's video time base from its first frame.
+    pub starts: Vec<i64>,
+    /// Some piece after the first begins with leading pictures that reference the previous
+    /// piece (open GOP): those pieces are decoded after a pre-roll of their predecessor.
+    pub open_gop: bool,
+}
+
 /// Where each piece starts, in ticks of `time_base` from the input's first video frame: the
 /// join places each stereo segment there, so variable frame rates survive segmentation. The
-/// pieces' frame counts partition the input's frames in presentation order (cuts are at
-/// keyframes); when they do not (an open-GOP source), the nominal frame rate stands in and a
-/// warning says so.
+/// pieces' packet counts partition the input's packets in decode order (cuts are at keyframes,
+/// stream copy); when they do not, the nominal frame rate stands in and a warning says so.
 pub fn piece_start_ticks(
     input: &Path,
     pieces: &[PathBuf],
     time_base: (u32, u32),
     frame_rate: (u32, u32),
-) -> Result<Vec<i64>> {
+) -> Result<PieceTiming> {
     let original = frame_times(input)?;
     let mut counts = Vec::with_capacity(pieces.len());
-    for p in pieces {
-        counts.push(frame_times(p)?.pts.len());
+    let mut open_gop = false;
+    for (i, p) in pieces.iter().enumerate() {
+        let t = frame_times(p)?;
+        open_gop |= i > 0 && t.has_leading_pictures();
+        counts.push(t.pts.len());
     }
     if let Some(starts) = piece_starts(&original, &counts) {
-        return Ok(starts
+        let starts = starts
             .into_iter()
             .map(|t| rescale(t, original.time_base, time_base))
-            .collect());
+            .collect();
+        return Ok(PieceTiming { starts, open_gop });
     }
     tracing::warn!(
         pieces = ?counts,
@@ -87,12 +102,13 @@ pub fn piece_start_ticks(
     );
     let mut at = 0i64;
     let frame = (frame_rate.1.max(1), frame_rate.0.max(1));
-    Ok(counts
+    let starts = counts
         .iter()
         .map(|c| {
             let start = rescale(at, frame, time_base);
             at += *c as i64;
             start
         })
-        .collect())
+        .collect();
+    Ok(PieceTiming { starts, open_gop })
 }

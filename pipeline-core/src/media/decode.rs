@@ -49,25 +49,36 @@ impl Decoder {
     /// Start decoding `path`; frames are delivered at `info.display_size()`, as rgb48le when
     /// `sixteen_bit`, else rgb24.
     pub fn open(path: &Path, info: &MediaInfo, sixteen_bit: bool) -> Result<Decoder> {
+        Decoder::open_from(path, info, sixteen_bit, None)
+    }
+
+    /// [`Self::open`], delivering only frames with a presentation timestamp of at least
+    /// `start_pts` (the file's own timestamps and time base): `path` is a pre-roll followed by
+    /// the piece to render, and the pre-roll frames only serve as references.
+    pub fn open_from(
+        path: &Path,
+        info: &MediaInfo,
+        sixteen_bit: bool,
+        start_pts: Option<i64>,
+    ) -> Result<Decoder> {
         let (width, height) = info.display_size();
         let (rgb_fmt, bytes_per_pixel) = if sixteen_bit {
             ("rgb48le", 6)
         } else {
             ("rgb24", 3)
         };
+        let mut filter = display_filter(info, rgb_fmt);
+        let mut cmd = ffmpeg();
+        cmd.arg("-noautorotate");
+        if let Some(s) = start_pts {
+            // Raw timestamps (no shift to 0), so the trim compares them with the piece's own.
+            cmd.arg("-copyts");
+            filter = format!("trim=start_pts={s},{filter}");
+        }
         let mut proc = Running::spawn(
-            ffmpeg()
-                .arg("-noautorotate")
-                .arg("-i")
+            cmd.arg("-i")
                 .arg(path)
-                .args([
-                    "-map",
-                    "0:v:0",
-                    "-fps_mode",
-                    "passthrough",
-                    "-vf",
-                    &display_filter(info, rgb_fmt),
-                ])
+                .args(["-map", "0:v:0", "-fps_mode", "passthrough", "-vf", &filter])
                 .args(["-f", "rawvideo", "-pix_fmt", rgb_fmt, "-"])
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped()),

@@ -249,6 +249,7 @@ pub fn parse_probe(json: &Value) -> std::result::Result<MediaInfo, String> {
         audio,
         colour,
         segment_starts: Vec::new(),
+        open_gop: false,
         tracks: Box::new(super::tracks::plan(json, main_video)),
     })
 }

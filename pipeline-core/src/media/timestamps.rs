@@ -5,22 +5,46 @@ use super::process::{check, ffprobe, run};
 use crate::{PipelineError, Result};
 use std::path::Path;
 
-/// Presentation timestamps of the first video stream's frames, in presentation order, in ticks
-/// of `time_base`.
+/// Timestamps of the first video stream's packets, in ticks of `time_base`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FrameTimes {
+    /// Presentation timestamps in presentation order (sorted).
     pub pts: Vec<i64>,
+    /// The presentation timestamp of the first packet in decode order (the piece's keyframe).
+    pub first_decoded: i64,
+    /// Presentation timestamps in decode (file) order.
+    pub decode_order: Vec<i64>,
     pub time_base: (u32, u32),
 }
 
 impl FrameTimes {
-    /// Nanoseconds from the first frame, one per frame.
+    /// Nanoseconds from the first decodable frame, one per frame the decoder outputs, in
+    /// presentation order. Frames shown before the first keyframe (the leading pictures of an
+    /// open GOP, which reference the previous piece) cannot be decoded from this piece: ffmpeg
+    /// drops them, so they are left out here too and the times stay aligned with the frames.
     pub fn relative_ns(&self) -> Vec<u64> {
+        let first = self.first_decoded;
+        self.pts
+            .iter()
+            .filter(|p| **p >= first)
+            .map(|p| ticks_to_ns(p - first, self.time_base).max(0) as u64)
+            .collect()
+    }
+
+    /// Nanoseconds from the earliest frame, for every frame (leading pictures included: when
+    /// the piece is decoded after a pre-roll of the previous one, they decode too).
+    pub fn all_relative_ns(&self) -> Vec<u64> {
         let first = self.pts.first().copied().unwrap_or(0);
         self.pts
             .iter()
             .map(|p| ticks_to_ns(p - first, self.time_base).max(0) as u64)
             .collect()
+    }
+
+    /// Whether some frames are shown before the first keyframe (an open GOP's leading
+    /// pictures, which reference frames of the previous piece).
+    pub fn has_leading_pictures(&self) -> bool {
+        self.pts.first().is_some_and(|p| *p < self.first_decoded)
     }
 }
 
@@ -92,15 +116,21 @@ pub fn parse_frame_times(text: &str) -> std::result::Result<FrameTimes, String> 
     let mut known: Vec<i64> = raw.iter().flatten().copied().collect();
     known.sort_unstable();
     let step = typical_step(&known).max(1);
-    let mut pts = Vec::with_capacity(raw.len());
+    let mut decode_order = Vec::with_capacity(raw.len());
     let mut prev: Option<i64> = None;
     for r in raw {
         let v = r.unwrap_or_else(|| prev.map_or(0, |p| p + step));
-        pts.push(v);
+        decode_order.push(v);
         prev = Some(v);
     }
+    let mut pts = decode_order.clone();
     pts.sort_unstable();
-    Ok(FrameTimes { pts, time_base })
+    Ok(FrameTimes {
+        first_decoded: decode_order[0],
+        pts,
+        decode_order,
+        time_base,
+    })
 }
 
 /// The median distance between sorted timestamps (0 with fewer than two).
@@ -118,17 +148,20 @@ fn typical_step(sorted: &[i64]) -> i64 {
 }
 
 /// Where each piece starts, in ticks of the original's time base from its first frame: piece
-/// `k` holds the `counts[k]` frames that follow the previous pieces' in presentation order
-/// (pieces are cut at keyframes). `None` when the counts do not add up to the original's frames.
+/// `k` holds the next `counts[k]` packets of the original in decode order (pieces are cut at
+/// keyframes and copied, never reordered), so it starts at the earliest presentation time among
+/// them: its keyframe, or the first leading picture of an open GOP (decoded with a pre-roll).
+/// `None` when the counts do not add up to the original's packets.
 pub fn piece_starts(original: &FrameTimes, counts: &[usize]) -> Option<Vec<i64>> {
-    if counts.iter().sum::<usize>() != original.pts.len() || counts.contains(&0) {
+    if counts.iter().sum::<usize>() != original.decode_order.len() || counts.contains(&0) {
         return None;
     }
     let first = *original.pts.first()?;
     let mut at = 0usize;
     let mut starts = Vec::with_capacity(counts.len());
     for c in counts {
-        starts.push(original.pts[at] - first);
+        let earliest = original.decode_order[at..at + c].iter().min()?;
+        starts.push(earliest - first);
         at += c;
     }
     Some(starts)
@@ -147,6 +180,8 @@ mod tests {
         assert_eq!(t.time_base, (1, 12288));
         // pts 0, 2048, 1024; dts 1536 stands in; the unknown one lands one step after it.
         assert_eq!(t.pts, vec![0, 1024, 1536, 2048, 2048]);
+        assert_eq!(t.decode_order, vec![0, 2048, 1024, 1536, 2048]);
+        assert_eq!(t.first_decoded, 0);
         assert!(parse_frame_times("packet,1,1\n")
             .unwrap_err()
             .contains("time base"));
@@ -166,21 +201,41 @@ mod tests {
             let ts = rescale(t, (1, 12288), (1, 90000));
             assert_eq!(rescale(ts, (1, 90000), (1, 12288)), t);
         }
-        let t = FrameTimes {
-            pts: vec![1000, 1410, 5000],
-            time_base: (1, 12288),
-        };
+        let t = times(&[1000, 5000, 1410], (1, 12288));
         assert_eq!(t.relative_ns(), vec![0, 33_365_885, 325_520_833]);
     }
 
+    fn times(decode_order: &[i64], time_base: (u32, u32)) -> FrameTimes {
+        let mut pts = decode_order.to_vec();
+        pts.sort_unstable();
+        FrameTimes {
+            pts,
+            first_decoded: decode_order[0],
+            decode_order: decode_order.to_vec(),
+            time_base,
+        }
+    }
+
     #[test]
-    fn piece_starts_follow_frame_counts() {
-        let orig = FrameTimes {
-            pts: vec![10, 20, 30, 40, 100, 130],
-            time_base: (1, 10),
-        };
-        assert_eq!(piece_starts(&orig, &[2, 2, 2]), Some(vec![0, 20, 90]));
+    fn piece_starts_are_the_keyframes_of_each_piece() {
+        // Closed GOPs with B-frames: I P B | I P B (decode order), pts 10 30 20 | 40 60 50.
+        let orig = times(&[10, 30, 20, 40, 60, 50], (1, 10));
+        assert_eq!(piece_starts(&orig, &[3, 3]), Some(vec![0, 30]));
         assert_eq!(piece_starts(&orig, &[2, 2]), None);
         assert_eq!(piece_starts(&orig, &[6, 0]), None);
+        // Open GOP: the second piece starts at a CRA (pts 50) whose leading pictures (pts 40,
+        // 45) follow it in decode order but are shown before it.
+        let open = times(&[10, 30, 20, 50, 40, 45, 60], (1, 10));
+        assert_eq!(piece_starts(&open, &[3, 4]), Some(vec![0, 30]));
+        assert!(times(&[50, 40, 45, 60], (1, 10)).has_leading_pictures());
+        assert!(!times(&[40, 60, 50], (1, 10)).has_leading_pictures());
+    }
+
+    #[test]
+    fn leading_pictures_of_an_open_gop_are_not_timed() {
+        let piece = times(&[50, 40, 45, 60, 55], (1, 10));
+        assert_eq!(piece.relative_ns(), vec![0, 500_000_000, 1_000_000_000]);
+        assert_eq!(piece.all_relative_ns().len(), 5);
+        assert_eq!(piece.all_relative_ns()[2], 1_000_000_000);
     }
 }

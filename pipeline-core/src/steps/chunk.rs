@@ -97,7 +97,8 @@ async fn split_and_upload(
     .map_err(|e| PipelineError::State(format!("split task: {e}")))?;
     let (pieces, starts) = pieces?;
     let mut media = media;
-    media.segment_starts = starts;
+    media.segment_starts = starts.starts;
+    media.open_gop = starts.open_gop;
     let total = pieces.len() as u32;
     // The segment count is recorded before the first piece is uploaded: a fast video-worker can
     // never see a job without its total.

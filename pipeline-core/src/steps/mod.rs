@@ -11,7 +11,7 @@ pub use chunk::{chunk, ChunkOutcome};
 pub use complete::{record_completion, CompletionOutcome};
 pub use context::{Context, NoProgress, Progress, Settings, StereoSettings};
 pub use reassemble::{reassemble, ReassembleOutcome};
-pub use segment_pipeline::{render_segment, SegmentStats};
+pub use segment_pipeline::{render_segment, render_segment_after, SegmentStats};
 pub use stereo::{stereo, StereoOutcome};
 
 use crate::domain::JobId;

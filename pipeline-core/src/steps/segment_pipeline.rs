@@ -55,6 +55,21 @@ pub fn render_segment(
     depth: &mut dyn DepthEstimator,
     on_frames: &(dyn Fn(u64) + Sync),
 ) -> Result<SegmentStats> {
+    render_segment_after(src, None, media, out, settings, depth, on_frames)
+}
+
+/// [`render_segment`] for a piece of an open-GOP source: `preroll` (the previous MPEG-TS
+/// piece) is decoded first, so the piece's leading pictures, which reference it, decode too;
+/// only the piece's own frames are rendered. Without a pre-roll they would be lost.
+pub fn render_segment_after(
+    src: &Path,
+    preroll: Option<&Path>,
+    media: &MediaInfo,
+    out: &Path,
+    settings: &StereoSettings,
+    depth: &mut dyn DepthEstimator,
+    on_frames: &(dyn Fn(u64) + Sync),
+) -> Result<SegmentStats> {
     let started = Instant::now();
     let format = output_format::choose(
         media,
@@ -64,9 +79,21 @@ pub fn render_segment(
     );
     // Each frame keeps its own presentation time (VFR sources included), relative to the
     // segment's first frame; the join places the segment at its start.
-    let times = frame_times(src)?.relative_ns();
+    let piece = frame_times(src)?;
     let frame_ns = (1e9 / media.fps().max(0.001)).round() as u64;
-    let mut decoder = Decoder::open(src, media, format.sixteen_bit)?;
+    let joined = out.with_file_name("preroll-and-piece.ts");
+    let (times, mut decoder) = match preroll {
+        Some(pre) => {
+            append_files(&[pre, src], &joined)?;
+            let start = piece.pts.first().copied();
+            let dec = Decoder::open_from(&joined, media, format.sixteen_bit, start)?;
+            (piece.all_relative_ns(), dec)
+        }
+        None => (
+            piece.relative_ns(),
+            Decoder::open(src, media, format.sixteen_bit)?,
+        ),
+    };
     let (w, h) = (decoder.width, decoder.height);
     let sample = if format.sixteen_bit {
         SampleFormat::Rgb48
@@ -133,6 +160,16 @@ pub fn render_segment(
     })?;
     stats.wall_s = secs(started.elapsed());
     Ok(stats)
+}
+
+/// `out` = the concatenation of `parts` (MPEG-TS pieces join byte-wise into one stream).
+fn append_files(parts: &[&Path], out: &Path) -> Result<()> {
+    let mut w = std::fs::File::create(out).map_err(|e| PipelineError::io(out, e))?;
+    for p in parts {
+        let mut r = std::fs::File::open(p).map_err(|e| PipelineError::io(*p, e))?;
+        std::io::copy(&mut r, &mut w).map_err(|e| PipelineError::io(out, e))?;
+    }
+    Ok(())
 }
 
 fn decode_stage(

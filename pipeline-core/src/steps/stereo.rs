@@ -3,7 +3,7 @@ use super::{fail_if_permanent, scratch_dir, Context, SegmentStats};
 use crate::domain::keys::{self, KeyKind};
 use crate::domain::JobId;
 use crate::events::ObjectCreated;
-use crate::steps::render_segment;
+use crate::steps::render_segment_after;
 use crate::{PipelineError, Result};
 use tracing::{info, info_span, warn, Instrument};
 
@@ -87,6 +87,22 @@ async fn render_one(
             p
         }
     };
+    // An open-GOP source's piece starts with pictures that reference the previous piece:
+    // decode that one first (MPEG-TS pieces only; they append byte-wise).
+    let preroll = match ev.key.rsplit_once('.') {
+        Some((_, ext)) if media.open_gop && index > 0 && ext == "ts" => {
+            let key = keys::source_segment_key_ext(job_id, index - 1, ext);
+            Some(match ctx.input.local_path(&key) {
+                Some(p) => p,
+                None => {
+                    let p = scratch.path().join("preroll.ts");
+                    ctx.input.get_to_file(&key, &p).await?;
+                    p
+                }
+            })
+        }
+        _ => None,
+    };
     let out = scratch.path().join("stereo.mp4");
     let mut estimator = ctx.depth.create()?;
     let settings = ctx.settings.stereo.clone();
@@ -94,7 +110,15 @@ async fn render_one(
     let (job2, out2) = (job_id.clone(), out.clone());
     let stats = tokio::task::spawn_blocking(move || {
         let report = |n: u64| progress.frames_rendered(&job2, index, n);
-        render_segment(&src, &media, &out2, &settings, estimator.as_mut(), &report)
+        render_segment_after(
+            &src,
+            preroll.as_deref(),
+            &media,
+            &out2,
+            &settings,
+            estimator.as_mut(),
+            &report,
+        )
     })
     .await
     .map_err(|e| PipelineError::State(format!("render task: {e}")))?

@@ -551,3 +551,70 @@ fn output_codec_and_pix_fmt_can_be_overridden() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("h264 or hevc"));
 }
+
+#[test]
+fn open_gop_hevc_keeps_every_frame_across_segments() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("open_gop.mp4");
+    // x265's default open GOPs: each CRA keyframe after the first is preceded in display order
+    // by leading pictures that reference the previous GOP (they sit in the next piece).
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=320x180:rate=24:duration=6",
+        "-c:v",
+        "libx265",
+        "-x265-params",
+        "log-level=error:keyint=24:min-keyint=24:open-gop=1:scenecut=0",
+        "-pix_fmt",
+        "yuv420p10le",
+        input.to_str().unwrap(),
+    ]);
+    let (pin, _) = video_pts(&input);
+    assert_eq!(pin.len(), 144);
+    let (output, s) = run_convert(&input, dir.path(), &["--segment-seconds", "2"]);
+    assert_eq!(s["segments"], 3, "{s}");
+    assert_eq!(
+        s["output_frames"], 144,
+        "no leading picture lost at a cut: {s}"
+    );
+    let (pout, _) = video_pts(&output);
+    assert_eq!(pout.len(), 144);
+    for (i, (a, b)) in pin.iter().zip(&pout).enumerate() {
+        assert!(
+            ((a - pin[0]) - (b - pout[0])).abs() <= 1,
+            "frame {i}: {a} vs {b}"
+        );
+    }
+    // The frames are the right pictures, in order: each output left view matches its input
+    // frame far better than its neighbours do (testsrc2 moves every frame).
+    let decode = |p: &Path, crop: &str| -> Vec<Vec<u8>> {
+        let out = Command::new("ffmpeg")
+            .args(["-v", "error", "-nostdin", "-i"])
+            .arg(p)
+            .args([
+                "-fps_mode",
+                "passthrough",
+                "-vf",
+                &format!("crop={crop},scale=80:45,format=gray"),
+            ])
+            .args(["-f", "rawvideo", "-"])
+            .output()
+            .expect("ffmpeg");
+        out.stdout
+            .chunks_exact(80 * 45)
+            .map(<[u8]>::to_vec)
+            .collect()
+    };
+    let (fi, fo) = (
+        decode(&input, "320:180:0:0"),
+        decode(&output, "320:180:0:0"),
+    );
+    assert_eq!(fo.len(), 144);
+    for i in [46usize, 47, 48, 94, 95, 96] {
+        let same = mad(&fi[i], &fo[i]);
+        let next = mad(&fi[i + 1], &fo[i]);
+        assert!(same < next, "frame {i}: {same:.2} vs neighbour {next:.2}");
+    }
+}
