@@ -39,7 +39,9 @@ fn kill_dash_nine_then_rerun_reuses_finished_segments() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    // Wait until two stereo segments exist, then kill -9 (SIGKILL: no cleanup runs).
+    // Wait until three stereo segments exist, then kill -9 (SIGKILL: no cleanup runs). A
+    // segment's completion is recorded just after its file appears: waiting for one more file
+    // than the reuse asserted below keeps a loaded machine from killing in between.
     let segs = wd.join("buckets/output/jobs");
     let deadline = Instant::now() + Duration::from_secs(120);
     let count = || {
@@ -51,7 +53,7 @@ fn kill_dash_nine_then_rerun_reuses_finished_segments() {
             })
             .count()
     };
-    while count() < 2 {
+    while count() < 3 {
         assert!(Instant::now() < deadline, "no segments appeared");
         assert!(
             child.try_wait().unwrap().is_none(),
