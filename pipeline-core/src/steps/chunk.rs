@@ -1,5 +1,5 @@
 //! Chunk: probe the uploaded video, record the job, split it at keyframes, upload the pieces.
-use super::{fail_if_permanent, scratch_dir, Context};
+use super::{scratch_dir, Context};
 use crate::domain::keys::{self, KeyKind};
 use crate::domain::{JobId, JobRecord, JobStatus, MediaInfo};
 use crate::events::ObjectCreated;
@@ -49,7 +49,7 @@ pub async fn chunk(ctx: &Context, ev: &ObjectCreated) -> Result<ChunkOutcome> {
                 segments,
                 media,
             }),
-            Err(e) => Err(fail_if_permanent(ctx, &job_id, e).await),
+            Err(e) => Err(e),
         }
     }
     .instrument(span)
@@ -78,7 +78,7 @@ async fn split_and_upload(
         move || media::probe(&input)
     })
     .await
-    .map_err(|e| PipelineError::State(format!("probe task: {e}")))?
+    .map_err(|e| PipelineError::from_join("probe task", e))?
     .map_err(|e| match e {
         PipelineError::BadInput { reason, .. } => PipelineError::bad_input(name, reason),
         other => other,
@@ -89,7 +89,7 @@ async fn split_and_upload(
     let pieces =
         tokio::task::spawn_blocking(move || media::split_at_keyframes(&input, &dir, seconds, ext))
             .await
-            .map_err(|e| PipelineError::State(format!("split task: {e}")))??;
+            .map_err(|e| PipelineError::from_join("split task", e))??;
     let total = pieces.len() as u32;
     // The segment count is recorded before the first piece is uploaded: a fast video-worker can
     // never see a job without its total.

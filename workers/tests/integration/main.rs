@@ -6,6 +6,8 @@ mod aws_e2e;
 mod aws_faults;
 #[cfg(feature = "aws")]
 mod aws_support;
+#[cfg(feature = "aws")]
+mod aws_worker_faults;
 mod bad_input;
 mod convert;
 #[cfg(feature = "aws")]

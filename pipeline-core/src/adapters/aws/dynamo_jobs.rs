@@ -3,7 +3,8 @@
 //! a transaction makes segment completions idempotent, a conditional put elects one reassembler.
 use super::dynamo_items::{attr, get_n, item_to_job, job_to_item, n, s, Item};
 use super::errors::{
-    classify_sdk_error, error_code, is_transient_code, retry, retry_sdk, to_pipeline_error,
+    error_code, is_transient_code, is_transient_sdk_error, retry, retry_sdk, sdk_retry_disabled,
+    to_pipeline_error,
 };
 use crate::domain::job::now_millis;
 use crate::domain::{JobId, JobRecord, JobStatus, MediaInfo};
@@ -104,7 +105,7 @@ fn cancellation_codes(e: &SdkError<TransactWriteItemsError>) -> Vec<String> {
 }
 
 fn transaction_transient(e: &SdkError<TransactWriteItemsError>) -> bool {
-    classify_sdk_error(e) || cancellation_codes(e).iter().any(|c| is_transient_code(c))
+    is_transient_sdk_error(e) || cancellation_codes(e).iter().any(|c| is_transient_code(c))
 }
 
 impl DynamoJobStore {
@@ -114,8 +115,11 @@ impl DynamoJobStore {
         completions_table: &str,
         triggered_table: &str,
     ) -> DynamoJobStore {
+        let dynamo = aws_sdk_dynamodb::config::Builder::from(conf)
+            .retry_config(sdk_retry_disabled())
+            .build();
         DynamoJobStore {
-            client: Client::new(conf),
+            client: Client::from_conf(dynamo),
             jobs: jobs_table.to_string(),
             completions: completions_table.to_string(),
             triggered: triggered_table.to_string(),
@@ -329,8 +333,8 @@ impl JobStore for DynamoJobStore {
                         &e,
                     );
                     if transaction_transient(&e) {
-                        if let PipelineError::Backend { transient, .. } = &mut err {
-                            *transient = true;
+                        if let PipelineError::Backend { class, .. } = &mut err {
+                            *class = crate::ErrorClass::Transient;
                         }
                     }
                     return Err(err);

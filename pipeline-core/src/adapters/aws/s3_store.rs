@@ -1,5 +1,7 @@
 //! [`ObjectStore`] over one S3 bucket.
-use super::errors::{classify_sdk_error, retry, retry_sdk, to_pipeline_error};
+use super::errors::{
+    is_transient_sdk_error, retry, retry_sdk, sdk_retry_disabled, to_pipeline_error,
+};
 use crate::domain::keys::{self, KeyKind};
 use crate::ports::object_store::ObjectMeta;
 use crate::ports::ObjectStore;
@@ -39,6 +41,7 @@ impl S3Store {
             || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some_and(|v| !v.is_empty());
         let s3conf = aws_sdk_s3::config::Builder::from(conf)
             .force_path_style(custom_endpoint)
+            .retry_config(sdk_retry_disabled())
             .build();
         S3Store {
             client: Client::from_conf(s3conf),
@@ -227,7 +230,7 @@ enum GetError {
 impl GetError {
     fn transient(&self) -> bool {
         match self {
-            GetError::Sdk(e) => classify_sdk_error(e),
+            GetError::Sdk(e) => is_transient_sdk_error(e),
             GetError::Stream(_) => true,
             GetError::NotFound | GetError::Local(_) => false,
         }
