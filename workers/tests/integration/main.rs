@@ -5,6 +5,8 @@ mod aws_e2e;
 #[cfg(feature = "aws")]
 mod aws_faults;
 #[cfg(feature = "aws")]
+mod aws_retries;
+#[cfg(feature = "aws")]
 mod aws_support;
 #[cfg(feature = "aws")]
 mod aws_worker_faults;
