@@ -18,7 +18,9 @@ use pipeline_core::media::EncodeSettings;
 use pipeline_core::ports::{DepthError, DepthEstimator, DepthEstimatorFactory, Queue};
 use pipeline_core::steps::{Context, NoProgress, Settings, StereoSettings};
 use pipeline_core::stereo::{Layout, StereoParams};
-use pipeline_core::worker::{preflight, run_loop, LoopExit, LoopOptions, Role};
+use pipeline_core::worker::{
+    preflight, run_loop, LoopExit, LoopOptions, Role, SweepSettings, Sweeper,
+};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::str::FromStr;
@@ -36,6 +38,8 @@ pub const EXIT_FATAL: u8 = 3;
 pub const DEFAULT_MAX_RECEIVES: u32 = 4;
 /// Default of `SCRATCH_MIN_FREE_MB`.
 pub const DEFAULT_SCRATCH_MIN_FREE_MB: u64 = 512;
+/// Default of `SWEEP_INTERVAL_SECONDS` (the reassembler's stuck-job sweeper).
+pub const DEFAULT_SWEEP_INTERVAL: Duration = Duration::from_secs(300);
 /// Longest default heartbeat period; shorter for short visibility timeouts (a third of it).
 pub const MAX_DEFAULT_HEARTBEAT: Duration = Duration::from_secs(60);
 
@@ -92,6 +96,11 @@ pub struct WorkerConfig {
     pub heartbeat_override: Option<Duration>,
     /// `SCRATCH_MIN_FREE_MB`, in bytes: free space the scratch directory needs at start-up.
     pub scratch_min_free: u64,
+    /// Reassembler: `SWEEP_INTERVAL_SECONDS` (zero: no sweeper).
+    pub sweep_interval: Duration,
+    /// Reassembler: `SWEEP_STALL_SECONDS`, the no-progress allowance per outstanding segment
+    /// (unset: three times the video-worker queue's visibility timeout).
+    pub sweep_stall: Option<Duration>,
     /// Video-worker: where depth runs (`INFERENCE_BACKEND`, `MODEL_PATH`, `MODEL_PROFILE`,
     /// `DEPTH_DEVICE`, ...); `None` for the workers that never render.
     pub depth: Option<BackendArgs>,
@@ -199,6 +208,15 @@ impl WorkerConfig {
             .map(|v| in_range(env::SCRATCH_MIN_FREE_MB, v, 0, 1 << 30))
             .transpose()?
             .unwrap_or(DEFAULT_SCRATCH_MIN_FREE_MB);
+        let sweep_interval = parsed::<u64>(get, env::SWEEP_INTERVAL_SECONDS, "whole seconds")?
+            .map(|v| in_range(env::SWEEP_INTERVAL_SECONDS, v, 0, 86_400))
+            .transpose()?
+            .map(Duration::from_secs)
+            .unwrap_or(DEFAULT_SWEEP_INTERVAL);
+        let sweep_stall = parsed::<u64>(get, env::SWEEP_STALL_SECONDS, "whole seconds")?
+            .map(|v| in_range(env::SWEEP_STALL_SECONDS, v, 1, 7 * 86_400))
+            .transpose()?
+            .map(Duration::from_secs);
 
         let depth = match worker {
             Worker::Video => Some(
@@ -229,6 +247,8 @@ impl WorkerConfig {
             visibility_override: visibility.map(Duration::from_secs),
             heartbeat_override: heartbeat.map(Duration::from_secs),
             scratch_min_free: scratch_min_free_mb << 20,
+            sweep_interval,
+            sweep_stall,
             depth,
         })
     }
@@ -443,6 +463,14 @@ async fn serve(
         scratch_free_mib = free >> 20,
         "worker started"
     );
+    let sweeper = match worker {
+        Worker::Reassembler => sweeper(&sdk, &res, &config, &ctx).await,
+        _ => None,
+    };
+    let sweeping = sweeper.map(|s| {
+        let stop = stop_rx.clone();
+        tokio::spawn(async move { s.run(stop).await })
+    });
     let mut loops = tokio::task::JoinSet::new();
     for (role, queue, opts) in consumers {
         loops.spawn(run_loop(ctx.clone(), queue, role, opts, stop_rx.clone()));
@@ -460,8 +488,47 @@ async fn serve(
         let _ = stop_tx.send(true);
         code = ExitCode::from(EXIT_FATAL);
     }
+    let _ = stop_tx.send(true);
+    if let Some(t) = sweeping {
+        let _ = t.await;
+    }
     info!(worker = worker.name(), "stopped");
     code
+}
+
+/// The reassembler's stuck-job sweeper, unless `SWEEP_INTERVAL_SECONDS=0`. Its stall allowance
+/// defaults to three visibility timeouts of the video-worker queue (read from the queue); when
+/// that cannot be read the sweeper is off (logged), the worker still runs.
+async fn sweeper(
+    sdk: &aws_config::SdkConfig,
+    res: &AwsResources,
+    config: &WorkerConfig,
+    ctx: &Context,
+) -> Option<Sweeper> {
+    if config.sweep_interval.is_zero() {
+        info!("sweeper off (SWEEP_INTERVAL_SECONDS=0)");
+        return None;
+    }
+    let video = SqsQueue::new(sdk, &res.video_worker_queue_url);
+    let stall = match config.sweep_stall {
+        Some(s) => s,
+        None => match video.settings().await {
+            Ok(q) => q.visibility.saturating_mul(SweepSettings::STALL_FACTOR),
+            Err(e) => {
+                warn!(error = %e, "sweeper off: cannot read the video-worker queue's settings");
+                return None;
+            }
+        },
+    };
+    Some(Sweeper {
+        ctx: ctx.clone(),
+        video_queue: Arc::new(video),
+        settings: SweepSettings {
+            interval: config.sweep_interval,
+            stall_per_segment: stall,
+            max_sweeps: SweepSettings::DEFAULT_MAX_SWEEPS,
+        },
+    })
 }
 
 #[cfg(test)]

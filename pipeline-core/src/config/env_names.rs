@@ -79,6 +79,11 @@ pub const VISIBILITY_TIMEOUT_SECONDS: &str = "VISIBILITY_TIMEOUT_SECONDS";
 pub const HEARTBEAT_SECONDS: &str = "HEARTBEAT_SECONDS";
 /// Free space the scratch directory ($TMPDIR) needs at start-up, in MiB (512).
 pub const SCRATCH_MIN_FREE_MB: &str = "SCRATCH_MIN_FREE_MB";
+/// Reassembler: seconds between two sweeps for stuck jobs, 0 = no sweeper (300).
+pub const SWEEP_INTERVAL_SECONDS: &str = "SWEEP_INTERVAL_SECONDS";
+/// Reassembler: seconds without progress, per outstanding segment, after which a job is stuck
+/// (three times the video-worker queue's visibility timeout).
+pub const SWEEP_STALL_SECONDS: &str = "SWEEP_STALL_SECONDS";
 
 // --- web-ui (docs/web-api.md) ---
 /// Address the web-ui listens on (0.0.0.0:8080).

@@ -260,3 +260,108 @@ async fn aws_panic_in_a_step_is_logged_and_the_job_completes_elsewhere() {
     the_only_job(&cloud, "COMPLETED").await;
     assert_drained(&cloud, &procs).await;
 }
+
+/// The last segment's completion message is lost (deleted before any reassembler sees it):
+/// the job would stay PROCESSING forever. Two reassemblers sweep (every second, stuck after 3 s
+/// without progress per outstanding segment): the one whose conditional write wins records the
+/// lost completion from the output segment, the join follows once, and the job completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aws_sweeper_finishes_a_job_whose_last_completion_message_was_lost() {
+    use pipeline_core::adapters::aws::{DynamoJobStore, SqsQueue};
+    use pipeline_core::domain::{JobId, JobRecord};
+    use pipeline_core::events::{parse_s3_message, S3Message};
+    use pipeline_core::ports::{JobStore, Queue};
+    let cloud = cloud("sweep").await;
+    let res = cloud.res.clone();
+    let input = clip(cloud.dir.path(), "sweep.mp4", "320x240", 4, 24, true);
+    let mut procs = Procs::new(&cloud);
+    procs.spawn(Bin::Media, "media", &[]);
+    procs.spawn(Bin::Video, "video", &[]);
+    let up = upload(&cloud.conf, &res, &input).await.expect("upload");
+    let out = S3Store::new(&cloud.conf, &res.output_bucket);
+    let prefix = keys::output_segments_prefix(&up.job_id);
+    let rendered = eventually(Duration::from_secs(90), || async {
+        out.list(&prefix).await.map(|k| k.len()).unwrap_or(0) == 2
+            && queue_counts(&cloud, &res.segment_output_queue_url).await.0 >= 3
+    })
+    .await;
+    assert!(rendered, "{}", procs.dump());
+    // Lose the notification of segment 1; put the others back.
+    let q = SqsQueue::new(&cloud.conf, &res.segment_output_queue_url);
+    let lost = keys::output_segment_key(&up.job_id, 1);
+    let mut dropped = 0;
+    for _ in 0..5 {
+        for m in q.receive(10, Duration::ZERO).await.expect("receive") {
+            let is_lost = matches!(parse_s3_message(&m.body), Ok(S3Message::Created(evs)) if evs[0].key == lost);
+            if is_lost {
+                q.delete(&m.receipt).await.expect("delete");
+                dropped += 1;
+            } else {
+                q.set_visibility(&m.receipt, Duration::ZERO)
+                    .await
+                    .expect("release");
+            }
+        }
+        if dropped > 0 {
+            break;
+        }
+    }
+    assert_eq!(dropped, 1, "{}", queue_report(&cloud).await);
+
+    let sweep = [
+        ("SWEEP_INTERVAL_SECONDS", "1"),
+        ("SWEEP_STALL_SECONDS", "3"),
+    ];
+    let r1 = procs.spawn(Bin::Reassembler, "reassembler-1", &sweep);
+    let r2 = procs.spawn(Bin::Reassembler, "reassembler-2", &sweep);
+    follow(&cloud.conf, &res, &up.job_id, &opts(), &mut quiet())
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}\n{}", procs.dump()));
+    let j = the_only_job(&cloud, "COMPLETED").await;
+    assert_eq!(j["segments_done"], "2");
+    assert_eq!(scan(&cloud, &res.segment_completions_table).await.len(), 2);
+    assert_eq!(scan(&cloud, &res.reassembly_triggered_table).await.len(), 1);
+    let count =
+        |text: &str| lines_with(&procs, r1, text).len() + lines_with(&procs, r2, text).len();
+    assert!(
+        count("sweep: lost completion recorded") >= 1,
+        "{}",
+        procs.dump()
+    );
+    assert_eq!(count("job completed"), 1, "one join:\n{}", procs.dump());
+    assert_drained(&cloud, &procs).await;
+
+    // The sweepers' conditional write: of two that read the same record, one wins.
+    let store = DynamoJobStore::new(
+        &cloud.conf,
+        &res.jobs_table,
+        &res.segment_completions_table,
+        &res.reassembly_triggered_table,
+    );
+    let id = JobId::derive(&res.input_bucket, "input/other.mp4", "e", "");
+    store
+        .create_job(&JobRecord::new(
+            id.clone(),
+            &res.input_bucket,
+            "input/other.mp4",
+        ))
+        .await
+        .expect("create");
+    let seen = store
+        .get_job(&id)
+        .await
+        .expect("get")
+        .expect("job")
+        .updated_at;
+    assert!(store.mark_swept(&id, seen).await.expect("mark"));
+    assert!(!store.mark_swept(&id, seen).await.expect("mark"));
+    let swept = store.get_job(&id).await.expect("get").expect("job");
+    assert_eq!(swept.sweeps, 1);
+    assert!(swept.updated_at > seen);
+    // A finished job is never swept.
+    let done = store.get_job(&up.job_id).await.expect("get").expect("job");
+    assert!(!store
+        .mark_swept(&up.job_id, done.updated_at)
+        .await
+        .expect("mark"));
+}
