@@ -142,12 +142,12 @@ pub const TABLES: &[TableSpec] = &[
         sort: None,
         gsis: &[
             GsiSpec {
-                name: "status-created_at",
+                name: pipeline_core::adapters::aws::dynamo_items::index::BY_CREATED,
                 partition: ("status", "S"),
                 sort: Some(("created_at", "N")),
             },
             GsiSpec {
-                name: "status-completed_at",
+                name: pipeline_core::adapters::aws::dynamo_items::index::BY_COMPLETED,
                 partition: ("status", "S"),
                 sort: Some(("completed_at", "N")),
             },
