@@ -44,6 +44,9 @@ pub struct ConvertSummary {
     /// Frames rendered in this run per wall second.
     pub fps: f64,
     pub stages: StageSeconds,
+    /// Why depth ran somewhere else than asked (`--device auto` on CPU), if it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device_note: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -312,6 +315,7 @@ pub async fn convert(
             encode_s: stats.encode_s,
             reassemble_s,
         },
+        device_note: ctx.depth.device_note(),
     })
 }
 

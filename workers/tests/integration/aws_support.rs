@@ -81,7 +81,7 @@ pub struct SerialMoto {
 
 impl SerialMoto {
     pub fn start() -> SerialMoto {
-        let python = std::env::var("STEREOSPOT_PYTHON").unwrap_or_else(|_| "python3".into());
+        let python = crate::tools::python_path();
         for _ in 0..3 {
             let port = std::net::TcpListener::bind("127.0.0.1:0")
                 .and_then(|l| l.local_addr())

@@ -16,6 +16,8 @@ mod convert;
 mod coordination_bench;
 mod inference;
 mod resume;
+#[path = "../../../pipeline-core/tests/support/tools.rs"]
+mod tools;
 mod util;
 #[cfg(feature = "aws")]
 mod web_api;
