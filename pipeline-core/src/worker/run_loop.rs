@@ -252,7 +252,8 @@ async fn process(
                 let job = job_of_message(&ctx, role, &msg.body);
                 if let Some(job) = &job {
                     let reason = e.to_string();
-                    error!(job_id = %job, reason = %reason, "job failed");
+                    // This line feeds the job-failure alarm (`infra/lib/alarms.ts`).
+                    tracing::error!(job_id = %job, reason = %reason, "job failed");
                     if let Err(err) = ctx.jobs.fail_job(job, &reason).await {
                         // Not deleted: the message comes back and the failure is recorded then.
                         warn!(job_id = %job, error = %err, "could not record the failure; the message will return");
@@ -265,7 +266,6 @@ async fn process(
                 None
             }
             (ErrorClass::Transient, _) if last => {
-                error!(error = %e, "still failing after {} receives; leaving it to the dead-letter queue", msg.receive_count);
                 give_up(&ctx, role, &msg, &e).await;
                 let _ = queue.set_visibility(&msg.receipt, Duration::ZERO).await;
                 None
@@ -282,8 +282,10 @@ async fn process(
     .await
 }
 
-/// The queue's last receive: fail the job (the DLQ takes the message).
+/// The queue's last receive: fail the job (the DLQ takes the message). The log line feeds the
+/// job-failure alarm (`infra/lib/alarms.ts`).
 async fn give_up(ctx: &Context, role: Role, msg: &ReceivedMessage, e: &PipelineError) {
+    error!(error = %e, "still failing after {} receives; leaving it to the dead-letter queue", msg.receive_count);
     if let Some(job) = job_of_message(ctx, role, &msg.body) {
         let reason = format!("gave up after {} attempts: {e}", msg.receive_count);
         if let Err(err) = ctx.jobs.fail_job(&job, &reason).await {

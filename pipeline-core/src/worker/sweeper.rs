@@ -227,7 +227,8 @@ impl Sweeper {
     }
 
     async fn fail(&self, id: &JobId, reason: &str, report: &mut SweepReport) {
-        warn!(job_id = %id, reason, "sweep: job failed");
+        // Same message as the message loop's: it feeds the job-failure alarm.
+        tracing::error!(job_id = %id, reason, by = "sweeper", "job failed");
         match self.ctx.jobs.fail_job(id, reason).await {
             Ok(()) => report.failed.push(id.clone()),
             Err(e) => warn!(job_id = %id, error = %e, "could not record the failure"),
