@@ -365,3 +365,48 @@ async fn aws_sweeper_finishes_a_job_whose_last_completion_message_was_lost() {
         .await
         .expect("mark"));
 }
+
+/// ffmpeg killed by a signal while decoding a segment (SIGKILL, as the OOM killer sends; here
+/// a wrapper that kills itself): the worker's fault, not the input's. The message is released,
+/// the worker exits 3, the job is untouched, and a healthy worker completes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aws_ffmpeg_killed_by_a_signal_does_not_fail_the_job() {
+    let cloud = cloud("sigkill").await;
+    let mut procs = Procs::new(&cloud);
+    let up = chunked_job(&cloud, &mut procs, "sigkill.mp4").await;
+    let wrapper = cloud.dir.path().join("ffmpeg-killed");
+    std::fs::write(
+        &wrapper,
+        "#!/bin/sh\n\
+         # -version (the start-up check) works; any real work is killed at once.\n\
+         for a in \"$@\"; do [ \"$a\" = -version ] && exec ffmpeg \"$@\"; done\n\
+         kill -9 $$\n",
+    )
+    .expect("write wrapper");
+    std::process::Command::new("chmod")
+        .arg("+x")
+        .arg(&wrapper)
+        .status()
+        .expect("chmod");
+    let killed = procs.spawn(
+        Bin::Video,
+        "video-oom",
+        &[("FFMPEG", wrapper.to_str().expect("utf-8"))],
+    );
+    assert_eq!(procs.exit_code(killed, Duration::from_secs(60)), Some(3));
+    let fatal = lines_with(&procs, killed, "message released for another worker");
+    assert_eq!(fatal.len(), 1, "{}", procs.dump());
+    let e = field(&fatal[0], "error")
+        .and_then(|v| v.as_str())
+        .unwrap_or("");
+    assert!(e.contains("killed by signal 9"), "{e}");
+    let j = the_only_job(&cloud, "PROCESSING").await;
+    assert!(!j.contains_key("error"), "job untouched: {j:?}");
+
+    procs.spawn(Bin::Video, "video", &[]);
+    follow(&cloud.conf, &cloud.res, &up.job_id, &opts(), &mut quiet())
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}\n{}", procs.dump()));
+    the_only_job(&cloud, "COMPLETED").await;
+    assert_drained(&cloud, &procs).await;
+}
