@@ -410,3 +410,34 @@ async fn aws_ffmpeg_killed_by_a_signal_does_not_fail_the_job() {
     the_only_job(&cloud, "COMPLETED").await;
     assert_drained(&cloud, &procs).await;
 }
+
+/// The queue is deleted under a running worker: its receive fails with an error no retry can
+/// fix, so the worker stops (exit 3, a line naming the queue) instead of polling forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aws_receive_error_that_cannot_heal_stops_the_worker() {
+    let cloud = cloud("qgone").await;
+    let mut procs = Procs::new(&cloud);
+    let w = procs.spawn(Bin::Media, "media", &[]);
+    let started = eventually(Duration::from_secs(30), || {
+        let up = procs.log(w).contains("consumer started");
+        async move { up }
+    })
+    .await;
+    assert!(started, "{}", procs.dump());
+    sqs(&cloud)
+        .delete_queue()
+        .queue_url(&cloud.res.chunking_queue_url)
+        .send()
+        .await
+        .expect("delete queue");
+    assert_eq!(procs.exit_code(w, Duration::from_secs(30)), Some(3));
+    let stopped = lines_with(&procs, w, "worker unhealthy");
+    assert_eq!(stopped.len(), 1, "{}", procs.dump());
+    let reason = field(&stopped[0], "reason")
+        .and_then(|v| v.as_str())
+        .unwrap_or("");
+    assert!(
+        reason.contains("cannot receive from") && reason.contains("chunking"),
+        "{reason}"
+    );
+}
