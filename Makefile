@@ -63,9 +63,16 @@ deps: deps-system deps-ort deps-python
 build: deps-system deps-ort
 	cargo build --workspace --all-targets
 
+# The ONNX Runtime library next to the release binaries: copied to a temporary name, then renamed
+# over the old one. Copying over it in place kills a running conversion that maps it (SIGBUS).
+define install-ort
+cp $(ORT_LIB) $(CARGO_TARGET_DIR)/release/.$(notdir $(ORT_LIB)).tmp.$$$$ && \
+	  mv -f $(CARGO_TARGET_DIR)/release/.$(notdir $(ORT_LIB)).tmp.$$$$ $(CARGO_TARGET_DIR)/release/$(notdir $(ORT_LIB))
+endef
+
 demo: deps-system deps-ort
 	cargo build --release -p stereospot-workers --no-default-features --bin stereospot
-	cp $(ORT_LIB) $(CARGO_TARGET_DIR)/release/
+	$(install-ort)
 	@mkdir -p $(DEMO_OUT)
 	@if [ -f $(MEDIA) ]; then src=$(MEDIA); else \
 	  echo "($(MEDIA) not found: generating a test clip)"; src=$(DEMO_OUT)/demo_input.mp4; \
@@ -77,8 +84,10 @@ demo: deps-system deps-ort
 	@echo "binary: $(CARGO_TARGET_DIR)/release/stereospot  (try: stereospot convert --help)"
 
 ## --- tests ------------------------------------------------------------------------------------
+# STEREOSPOT_REQUIRE_TOOLS=1: a test whose tool (the venv's python, chromium, ...) is missing
+# fails instead of skipping (pipeline-core/tests/support/tools.rs).
 test: deps
-	cargo test --workspace --no-fail-fast 2>&1 | tee $(CACHE_DIR)/last-test.log; exit $${PIPESTATUS[0]}
+	STEREOSPOT_REQUIRE_TOOLS=1 cargo test --workspace --no-fail-fast 2>&1 | tee $(CACHE_DIR)/last-test.log; exit $${PIPESTATUS[0]}
 	@$(MAKE) --no-print-directory test-extra
 
 # The cloud flow on a local AWS-protocol server (moto): the worker binaries as processes, faults
@@ -101,7 +110,7 @@ test-extra: $(TEST_EXTRA)
 
 bench: deps-system deps-ort
 	cargo build --release -p stereospot-workers --no-default-features --bin stereospot --bin stereospot-bench
-	cp $(ORT_LIB) $(CARGO_TARGET_DIR)/release/
+	$(install-ort)
 	$(CARGO_TARGET_DIR)/release/stereospot-bench $(MEDIA)
 
 fmt:

@@ -13,8 +13,9 @@ import { WorkQueue } from './storage-stack';
 
 /**
  * The log lines (LOG_FORMAT=json, tracing's JSON with flattened event fields) the workers write
- * where they mark a job FAILED: `job failed` (pipeline-core/src/steps/mod.rs, permanent errors)
- * and `still failing after N receives; ...` (worker/run_loop.rs, gave up before the DLQ).
+ * where they mark a job FAILED: `job failed` (pipeline-core/src/worker/run_loop.rs, job-permanent
+ * errors; worker/sweeper.rs, stuck jobs) and `still failing after N receives; ...`
+ * (worker/run_loop.rs, gave up before the DLQ).
  */
 export const JOB_FAILED_MESSAGES = ['job failed', 'still failing after*'] as const;
 export const JOB_FAILED_PATTERN = `{ ${JOB_FAILED_MESSAGES.map((m) => `($.message = "${m}")`).join(' || ')} }`;

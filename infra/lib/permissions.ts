@@ -30,6 +30,8 @@ export interface ObjectGrant {
 export interface TableGrant {
   readonly table: TableRole;
   readonly actions: readonly string[];
+  /** The grant covers the table's indexes (`<table>/index/*`) instead of the table. */
+  readonly indexes?: boolean;
 }
 
 export interface WorkerAccess {
@@ -55,7 +57,8 @@ const QUERY = 'dynamodb:Query';
  * reassembler: segment-output and reassembly queues, sends to the latter; reads output segments,
  * HEADs and writes `final.mp4`, reads the upload (its audio); records a completion (transaction:
  * Put SegmentCompletions + Update Jobs), queries completions, claims reassembly (conditional Put),
- * completes or fails the job.
+ * completes or fails the job. Its stuck-job sweeper lists jobs by status (Query on the Jobs
+ * indexes), HEADs source segments, and re-announces a segment to the video-worker queue.
  */
 export const WORKER_ACCESS: Record<WorkerName, WorkerAccess> = {
   'media-worker': {
@@ -80,15 +83,17 @@ export const WORKER_ACCESS: Record<WorkerName, WorkerAccess> = {
   },
   reassembler: {
     consumes: ['segment-output', 'reassembly'],
-    sendsTo: ['reassembly'],
+    sendsTo: ['reassembly', 'video-worker'],
     lists: ['input', 'output'],
     objects: [
       { bucket: 'input', keys: 'input/*', actions: S3_READ },
+      { bucket: 'input', keys: 'segments/*', actions: S3_READ },
       { bucket: 'output', keys: 'jobs/*/segments/*', actions: S3_READ },
       { bucket: 'output', keys: 'jobs/*/final.mp4', actions: [...S3_READ, ...S3_WRITE] },
     ],
     tables: [
       { table: 'jobs', actions: [GET, UPDATE] },
+      { table: 'jobs', actions: [QUERY], indexes: true },
       { table: 'segment-completions', actions: [PUT, QUERY] },
       { table: 'reassembly-triggered', actions: [PUT] },
     ],
@@ -146,7 +151,7 @@ export function workerStatements(worker: WorkerName, t: GrantTargets): iam.Polic
       new iam.PolicyStatement({
         sid: `Table${i}`,
         actions: [...g.actions],
-        resources: [t.tables[g.table].tableArn],
+        resources: [g.indexes ? `${t.tables[g.table].tableArn}/index/*` : t.tables[g.table].tableArn],
       }),
     );
   });

@@ -3,6 +3,7 @@
 import { Config } from './config';
 import { ENV, EnvName, ResourceVar } from './generated/env-names';
 import { BucketRole, BUCKET_ENV, QueueRole, QUEUE_ENV, TableRole, TABLE_ENV, WorkerName } from './names';
+import { QUEUE_SETTINGS } from './schemas';
 import { StorageStack } from './storage-stack';
 
 export type DepthDevice = 'cpu' | 'cuda';
@@ -43,6 +44,12 @@ export function workerEnv(
   };
   if (worker === 'media-worker') {
     setIf(env, ENV.SEGMENT_SECONDS, config.segmentSeconds);
+  }
+  if (worker === 'reassembler') {
+    // The sweeper's no-progress allowance per outstanding segment: three visibility timeouts of
+    // the video-worker queue, from the queue's one definition (schemas.ts), so the reassembler
+    // needs no access to that queue's attributes.
+    env[ENV.SWEEP_STALL_SECONDS] = String(QUEUE_SETTINGS['video-worker'].visibilityTimeout.toSeconds() * 3);
   }
   if (worker === 'video-worker') {
     if (!video) throw new Error('video-worker env needs its mode');

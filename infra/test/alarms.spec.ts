@@ -56,7 +56,8 @@ describe('alarms', () => {
     assert.equal(JOB_FAILED_PATTERN, '{ ($.message = "job failed") || ($.message = "still failing after*") }');
     // The Rust sources still log them (a reworded message would silently stop the alarm).
     const src = (f: string) => readFileSync(resolve(repoRoot(), 'pipeline-core/src', f), 'utf8');
-    assert.match(src('steps/mod.rs'), /tracing::error!\([^;]*"job failed"\)/);
+    assert.match(src('worker/run_loop.rs'), /tracing::error!\([^;]*"job failed"\)/);
+    assert.match(src('worker/sweeper.rs'), /tracing::error!\([^;]*"job failed"\)/);
     assert.match(src('worker/run_loop.rs'), /error!\([^;]*"still failing after \{\} receives/);
   });
 

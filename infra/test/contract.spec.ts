@@ -54,7 +54,7 @@ describe('contract: env_names.rs <-> stacks', () => {
     const names = (w: string) => container(t, w).Environment.map((e: Res) => e.Name).sort();
     const base = [...rust.resourceVars, 'LOG_FORMAT', 'SHUTDOWN_GRACE_SECONDS'];
     assert.deepEqual(names('media-worker'), [...base].sort());
-    assert.deepEqual(names('reassembler'), [...base].sort());
+    assert.deepEqual(names('reassembler'), [...base, 'SWEEP_STALL_SECONDS'].sort());
     assert.deepEqual(names('video-worker'), [...base, 'INFERENCE_BACKEND', 'DEPTH_DEVICE', 'AWS_REGION'].sort());
     assert.deepEqual(container(t, 'video-worker').Secrets.map((s: Res) => s.Name), ['HF_TOKEN']);
   });

@@ -7,7 +7,7 @@ use crate::events::{s3_notification, ObjectCreated, ReassemblyRequest};
 use crate::media::{count_video_frames, probe};
 use crate::ports::{DepthEstimatorFactory, JobStore, ObjectStore, Queue};
 use crate::steps::{chunk::job_id_for, Context, Progress, SegmentStats, Settings};
-use crate::worker::{run_loop, LoopOptions, Role};
+use crate::worker::{run_loop, LoopOptions, OnWorkerFatal, Role};
 use crate::{PipelineError, Result};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -51,6 +51,9 @@ pub struct ConvertSummary {
     /// What the output does not carry of the input, one line each naming it and why (empty
     /// when everything was carried).
     pub dropped: Vec<String>,
+    /// Why depth ran somewhere else than asked (`--device auto` on CPU), if it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device_note: Option<String>,
 }
 
 /// Codec, pixel format and stereo signalling of the output video.
@@ -227,6 +230,9 @@ pub async fn convert(
         max_receives: 3,
         retry_base: Duration::from_millis(500),
         grace: Duration::ZERO,
+        // No other worker to hand a message to: a worker-fatal error fails the job with its
+        // reason, which `drive` reports.
+        on_worker_fatal: OnWorkerFatal::FailJob,
     };
     let mut loops = tokio::task::JoinSet::new();
     let consumers: [(Arc<MemQueue>, Role, usize); 4] = [
@@ -342,6 +348,7 @@ pub async fn convert(
             reassemble_s,
         },
         dropped: media.tracks.dropped.clone(),
+        device_note: ctx.depth.device_note(),
     })
 }
 

@@ -13,4 +13,4 @@ pub mod steps;
 pub mod stereo;
 pub mod worker;
 
-pub use error::{PipelineError, Result};
+pub use error::{ErrorClass, PipelineError, Result};

@@ -2,10 +2,13 @@
 //!
 //! Needs libonnxruntime: `$ORT_DYLIB_PATH`, else `<workspace>/.deps/onnxruntime/libonnxruntime.so.1.31.1`
 //! (`make deps` downloads it). Test-double models are generated with
-//! `python3 pipeline-core/models/gen_models.py --test-doubles DIR` (those tests skip, saying why,
-//! when python3 or its `onnx` module is missing).
+//! `$STEREOSPOT_PYTHON pipeline-core/models/gen_models.py --test-doubles DIR` (the venv `make test`
+//! provides; see `support/tools.rs`: those tests fail under `make test` when it lacks onnx/numpy,
+//! and skip, saying why, under a plain `cargo test`).
+#[path = "support/tools.rs"]
+mod tools;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -254,29 +257,13 @@ fn mismatched_frames_are_rejected() {
     assert!(est.estimate(&[]).expect("empty").is_empty());
 }
 
-/// Generate the test doubles, or say why not.
-fn test_doubles() -> Option<tempfile::TempDir> {
+/// Generate the test doubles (with the Python `make test` provides), or say why not: a failure
+/// under `make test`, a skip under a plain `cargo test`.
+fn test_doubles(test: &str) -> Option<tempfile::TempDir> {
+    tools::need(test, tools::python_missing(&["onnx", "numpy"])).ok()?;
     let dir = tempfile::tempdir().expect("tempdir");
     let script = workspace().join("pipeline-core/models/gen_models.py");
-    match Command::new("python3")
-        .arg("-c")
-        .arg("import onnx, numpy")
-        .output()
-    {
-        Err(e) => {
-            eprintln!("SKIP: python3 not runnable ({e}); cannot generate test-double models");
-            return None;
-        }
-        Ok(out) if !out.status.success() => {
-            eprintln!(
-                "SKIP: python3 lacks the onnx/numpy modules ({}); cannot generate test-double models",
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
-            return None;
-        }
-        Ok(_) => {}
-    }
-    let out = Command::new("python3")
+    let out = tools::python()
         .arg(&script)
         .arg("--test-doubles")
         .arg(dir.path())
@@ -292,7 +279,9 @@ fn test_doubles() -> Option<tempfile::TempDir> {
 
 #[test]
 fn depth_anything_v2_double_loads_and_maps_frames() {
-    let Some(dir) = test_doubles() else { return };
+    let Some(dir) = test_doubles("depth_anything_v2_double_loads_and_maps_frames") else {
+        return;
+    };
     ort();
     let path = dir.path().join("depth-anything-v2-small.onnx");
     let mut cfg = OrtConfig::new(
@@ -322,7 +311,9 @@ fn depth_anything_v2_double_loads_and_maps_frames() {
 
 #[test]
 fn midas_double_runs_fixed_size_one_frame_at_a_time() {
-    let Some(dir) = test_doubles() else { return };
+    let Some(dir) = test_doubles("midas_double_runs_fixed_size_one_frame_at_a_time") else {
+        return;
+    };
     ort();
     let path = dir.path().join("midas-small.onnx");
     let factory =
@@ -348,7 +339,9 @@ fn midas_double_runs_fixed_size_one_frame_at_a_time() {
 
 #[test]
 fn wrong_io_model_is_bad_model() {
-    let Some(dir) = test_doubles() else { return };
+    let Some(dir) = test_doubles("wrong_io_model_is_bad_model") else {
+        return;
+    };
     ort();
     let path = dir.path().join("wrong-io.onnx");
     let cfg = OrtConfig::new(ModelSource::Path(path), Profile::depth_anything_v2());
@@ -392,15 +385,15 @@ fn missing_and_corrupt_model_files() {
 fn gpu_devices_fail_fast_without_a_gpu_build() {
     ort();
     use ort::ep::ExecutionProvider;
-    if ort::ep::CUDA::is_available().unwrap_or(false) {
-        eprintln!("SKIP: this ONNX Runtime library has the CUDA provider; the GPU-less check does not apply");
-        return;
-    }
+    // With a CUDA-capable ONNX Runtime library an explicit GPU device may work; it must then be
+    // the device asked for. Without one (or without a GPU) it must fail fast and say what to do.
+    let has_cuda = ort::ep::CUDA::is_available().unwrap_or(false);
     for device in ["cuda", "tensorrt"] {
         let start = Instant::now();
         let result = factory_from_args(None, None, device, 4);
         let took = start.elapsed();
         match result {
+            Ok(f) if has_cuda => assert_ne!(f.device(), Device::Cpu, "{device} fell back to CPU"),
             Err(DepthError::DeviceUnavailable { device: d, reason }) => {
                 assert_eq!(d, device);
                 assert!(
@@ -413,7 +406,14 @@ fn gpu_devices_fail_fast_without_a_gpu_build() {
         assert!(took < Duration::from_secs(10), "{device} took {took:?}");
     }
     let auto = factory_from_args(None, None, "auto", 4).expect("auto falls back to CPU");
-    assert_eq!(auto.device(), Device::Cpu);
+    if !has_cuda {
+        assert_eq!(auto.device(), Device::Cpu);
+        // Said once (debug log, `--json`), not as a warning: the note carries the reason.
+        let note = auto.device_note().expect("a note on the CPU fallback");
+        assert!(note.contains("CUDA unavailable"), "{note}");
+    }
+    let cpu = factory_from_args(None, None, "cpu", 4).expect("cpu");
+    assert_eq!(cpu.device_note(), None, "asked for CPU: nothing to say");
     let rgb = sky_over_texture();
     let maps = auto
         .create()
@@ -428,26 +428,25 @@ fn committed_cue_model_regenerates_byte_identical() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("stereospot-cues.onnx");
     let script = workspace().join("pipeline-core/models/gen_models.py");
-    match Command::new("python3")
+    if tools::need(
+        "committed_cue_model_regenerates_byte_identical",
+        tools::python_missing(&["onnx", "numpy"]),
+    )
+    .is_err()
+    {
+        return;
+    }
+    let o = tools::python()
         .arg(&script)
         .arg("--out")
         .arg(&out)
         .output()
-    {
-        Err(e) => {
-            eprintln!("SKIP: python3 not runnable ({e})");
-            return;
-        }
-        Ok(o) if !o.status.success() => {
-            let err = String::from_utf8_lossy(&o.stderr);
-            if err.contains("ModuleNotFoundError") {
-                eprintln!("SKIP: python3 lacks onnx/numpy: {}", err.trim());
-                return;
-            }
-            panic!("gen_models.py failed: {err}");
-        }
-        Ok(_) => {}
-    }
+        .expect("run gen_models.py");
+    assert!(
+        o.status.success(),
+        "gen_models.py failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let fresh = std::fs::read(&out).expect("generated file");
     let committed = std::fs::read(workspace().join("pipeline-core/models/stereospot-cues.onnx"))
         .expect("committed");

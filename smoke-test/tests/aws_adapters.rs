@@ -198,11 +198,11 @@ async fn s3_put_head_list_get_delete_with_awkward_keys() {
         matches!(
             e,
             PipelineError::Backend {
-                transient: false,
+                class: pipeline_core::ErrorClass::WorkerFatal,
                 ..
             }
         ),
-        "a missing bucket is a permanent backend error: {e:?}"
+        "a missing bucket is a worker-fatal backend error (the worker's configuration): {e:?}"
     );
 }
 

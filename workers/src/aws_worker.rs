@@ -3,9 +3,12 @@
 //! loops of `pipeline_core::worker`. The pipeline logic itself stays in `pipeline-core`.
 //!
 //! Exit codes: 0 after a clean shutdown (SIGTERM / Ctrl-C), 2 when start-up fails (a missing or
-//! invalid environment variable, a depth model that does not load), 1 when the runtime cannot
+//! invalid environment variable, a depth model that does not load, ffmpeg or ffprobe missing,
+//! too little scratch space, a queue that cannot be read), 3 when a worker-fatal error stops a
+//! running worker (its message was released for another worker), 1 when the runtime cannot
 //! start.
 use crate::logging;
+use pipeline_core::adapters::aws::sqs_queue::QueueSettings;
 use pipeline_core::adapters::aws::{
     load_sdk_config, AwsResources, DynamoJobStore, S3Store, SqsQueue,
 };
@@ -15,7 +18,9 @@ use pipeline_core::media::EncodeSettings;
 use pipeline_core::ports::{DepthError, DepthEstimator, DepthEstimatorFactory, Queue};
 use pipeline_core::steps::{Context, NoProgress, Settings, StereoSettings};
 use pipeline_core::stereo::{Layout, StereoParams};
-use pipeline_core::worker::{run_loop, LoopOptions, Role};
+use pipeline_core::worker::{
+    preflight, run_loop, LoopExit, LoopOptions, Role, SweepSettings, Sweeper,
+};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::str::FromStr;
@@ -24,10 +29,19 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tracing::{error, info, warn};
 
-/// Exit code of a start-up failure (configuration or model).
+/// Exit code of a start-up failure (configuration, model, tools, scratch space, queue access).
 pub const EXIT_STARTUP: u8 = 2;
-/// Receives after which a failing message is given up: the queues' DLQ `maxReceiveCount`.
-pub const MAX_RECEIVES: u32 = 4;
+/// Exit code of a worker stopped by a worker-fatal error (ECS replaces the task).
+pub const EXIT_FATAL: u8 = 3;
+/// Receives after which a failing message is given up when its queue has no redrive policy
+/// (otherwise the policy's `maxReceiveCount`, read at start-up).
+pub const DEFAULT_MAX_RECEIVES: u32 = 4;
+/// Default of `SCRATCH_MIN_FREE_MB`.
+pub const DEFAULT_SCRATCH_MIN_FREE_MB: u64 = 512;
+/// Default of `SWEEP_INTERVAL_SECONDS` (the reassembler's stuck-job sweeper).
+pub const DEFAULT_SWEEP_INTERVAL: Duration = Duration::from_secs(300);
+/// Longest default heartbeat period; shorter for short visibility timeouts (a third of it).
+pub const MAX_DEFAULT_HEARTBEAT: Duration = Duration::from_secs(60);
 
 /// The three worker binaries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,15 +72,6 @@ impl Worker {
             Worker::Reassembler => &[Role::Complete, Role::Reassemble],
         }
     }
-
-    /// Default (visibility, heartbeat) in seconds. Chunking and rendering hold a message for
-    /// minutes; the reassembler's work is short (records) or a stream copy (join).
-    pub fn default_visibility(self) -> (u64, u64) {
-        match self {
-            Worker::Media | Worker::Video => (300, 60),
-            Worker::Reassembler => (120, 30),
-        }
-    }
 }
 
 /// The queue a role consumes.
@@ -83,7 +88,19 @@ pub fn queue_url(res: &AwsResources, role: Role) -> &str {
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
     pub settings: Settings,
+    /// The loop options before the queue's own settings are applied ([`WorkerConfig::loop_options_for`]).
     pub loop_options: LoopOptions,
+    /// `VISIBILITY_TIMEOUT_SECONDS`: overrides the queue's VisibilityTimeout (unset: the queue's).
+    pub visibility_override: Option<Duration>,
+    /// `HEARTBEAT_SECONDS` (unset: a third of the visibility, at most a minute).
+    pub heartbeat_override: Option<Duration>,
+    /// `SCRATCH_MIN_FREE_MB`, in bytes: free space the scratch directory needs at start-up.
+    pub scratch_min_free: u64,
+    /// Reassembler: `SWEEP_INTERVAL_SECONDS` (zero: no sweeper).
+    pub sweep_interval: Duration,
+    /// Reassembler: `SWEEP_STALL_SECONDS`, the no-progress allowance per outstanding segment
+    /// (unset: three times the video-worker queue's visibility timeout).
+    pub sweep_stall: Option<Duration>,
     /// Video-worker: where depth runs (`INFERENCE_BACKEND`, `MODEL_PATH`, `MODEL_PROFILE`,
     /// `DEPTH_DEVICE`, ...); `None` for the workers that never render.
     pub depth: Option<BackendArgs>,
@@ -172,22 +189,34 @@ impl WorkerConfig {
             .map(|v| in_range(env::POLL_WAIT_SECONDS, v, 0, 20))
             .transpose()?
             .unwrap_or(20);
-        let (vis_default, beat_default) = worker.default_visibility();
         let visibility = parsed::<u64>(get, env::VISIBILITY_TIMEOUT_SECONDS, "whole seconds")?
             .map(|v| in_range(env::VISIBILITY_TIMEOUT_SECONDS, v, 2, 43_200))
-            .transpose()?
-            .unwrap_or(vis_default);
+            .transpose()?;
         let heartbeat = parsed::<u64>(get, env::HEARTBEAT_SECONDS, "whole seconds")?
             .map(|v| in_range(env::HEARTBEAT_SECONDS, v, 1, 43_199))
-            .transpose()?
-            .unwrap_or(beat_default.min(visibility / 2).max(1));
-        if heartbeat >= visibility {
-            return Err(format!(
-                "invalid environment variable {}={heartbeat}: must be below {}={visibility}",
-                env::HEARTBEAT_SECONDS,
-                env::VISIBILITY_TIMEOUT_SECONDS
-            ));
+            .transpose()?;
+        if let (Some(h), Some(v)) = (heartbeat, visibility) {
+            if h >= v {
+                return Err(format!(
+                    "invalid environment variable {}={h}: must be below {}={v}",
+                    env::HEARTBEAT_SECONDS,
+                    env::VISIBILITY_TIMEOUT_SECONDS
+                ));
+            }
         }
+        let scratch_min_free_mb = parsed::<u64>(get, env::SCRATCH_MIN_FREE_MB, "whole MiB")?
+            .map(|v| in_range(env::SCRATCH_MIN_FREE_MB, v, 0, 1 << 30))
+            .transpose()?
+            .unwrap_or(DEFAULT_SCRATCH_MIN_FREE_MB);
+        let sweep_interval = parsed::<u64>(get, env::SWEEP_INTERVAL_SECONDS, "whole seconds")?
+            .map(|v| in_range(env::SWEEP_INTERVAL_SECONDS, v, 0, 86_400))
+            .transpose()?
+            .map(Duration::from_secs)
+            .unwrap_or(DEFAULT_SWEEP_INTERVAL);
+        let sweep_stall = parsed::<u64>(get, env::SWEEP_STALL_SECONDS, "whole seconds")?
+            .map(|v| in_range(env::SWEEP_STALL_SECONDS, v, 1, 7 * 86_400))
+            .transpose()?
+            .map(Duration::from_secs);
 
         let depth = match worker {
             Worker::Video => Some(
@@ -212,13 +241,38 @@ impl WorkerConfig {
             loop_options: LoopOptions {
                 concurrency: 1,
                 wait: Duration::from_secs(wait),
-                visibility: Duration::from_secs(visibility),
-                heartbeat: Duration::from_secs(heartbeat),
-                max_receives: MAX_RECEIVES,
                 grace: Duration::from_secs(grace),
                 ..LoopOptions::default()
             },
+            visibility_override: visibility.map(Duration::from_secs),
+            heartbeat_override: heartbeat.map(Duration::from_secs),
+            scratch_min_free: scratch_min_free_mb << 20,
+            sweep_interval,
+            sweep_stall,
             depth,
+        })
+    }
+
+    /// The loop options for a queue with `queue`'s settings: its visibility (unless overridden),
+    /// a heartbeat below it, and its redrive `maxReceiveCount` as the last receive.
+    pub fn loop_options_for(&self, queue: &QueueSettings) -> Result<LoopOptions, String> {
+        let visibility = self.visibility_override.unwrap_or(queue.visibility);
+        let heartbeat = self.heartbeat_override.unwrap_or_else(|| {
+            (visibility / 3).clamp(Duration::from_secs(1), MAX_DEFAULT_HEARTBEAT)
+        });
+        if heartbeat >= visibility {
+            return Err(format!(
+                "heartbeat {} s is not below the visibility timeout {} s (set {} below it)",
+                heartbeat.as_secs(),
+                visibility.as_secs(),
+                env::HEARTBEAT_SECONDS
+            ));
+        }
+        Ok(LoopOptions {
+            visibility,
+            heartbeat,
+            max_receives: queue.max_receive_count.unwrap_or(DEFAULT_MAX_RECEIVES),
+            ..self.loop_options.clone()
         })
     }
 }
@@ -302,6 +356,10 @@ pub fn main(worker: Worker) -> ExitCode {
         }
     };
     logging::init("info");
+    // Panics are logged like every other line (JSON included), with their location.
+    std::panic::set_hook(Box::new(|info| {
+        error!(panic = %info, "panic");
+    }));
     // Load and check the model before taking any message: a bad model fails in a second.
     let depth: Arc<dyn DepthEstimatorFactory> = match &config.depth {
         Some(args) => match build_factory(args) {
@@ -333,6 +391,12 @@ pub fn main(worker: Worker) -> ExitCode {
     code
 }
 
+/// A start-up check failed: one line, exit 2.
+fn startup_failure(what: &str) -> ExitCode {
+    error!(health = "unhealthy", "start-up check failed: {what}");
+    ExitCode::from(EXIT_STARTUP)
+}
+
 async fn serve(
     worker: Worker,
     res: AwsResources,
@@ -340,46 +404,131 @@ async fn serve(
     depth: Arc<dyn DepthEstimatorFactory>,
     scratch: PathBuf,
 ) -> ExitCode {
+    // Before any message: the tools, the scratch space, the queues (and their settings).
+    if let Err(e) = preflight::check_tools() {
+        return startup_failure(&e);
+    }
+    let free = match preflight::check_scratch(&scratch, config.scratch_min_free) {
+        Ok(f) => f,
+        Err(e) => return startup_failure(&e),
+    };
     let sdk = load_sdk_config().await;
+    let mut consumers = Vec::new();
+    for &role in worker.roles() {
+        let url = queue_url(&res, role);
+        let mut queue = SqsQueue::new(&sdk, url);
+        let settings = match queue.settings().await {
+            Ok(s) => s,
+            Err(e) => return startup_failure(&format!("queue {url}: {e}")),
+        };
+        if settings.max_receive_count.is_none() {
+            warn!(
+                queue = queue.name(),
+                "queue has no redrive policy; giving up after {DEFAULT_MAX_RECEIVES} receives"
+            );
+        }
+        let opts = match config.loop_options_for(&settings) {
+            Ok(o) => o,
+            Err(e) => return startup_failure(&format!("queue {url}: {e}")),
+        };
+        if let Some(v) = config.visibility_override {
+            queue = queue.with_receive_visibility(v);
+        }
+        info!(
+            queue = queue.name(),
+            %role,
+            visibility_s = opts.visibility.as_secs(),
+            heartbeat_s = opts.heartbeat.as_secs(),
+            max_receives = opts.max_receives,
+            "queue settings"
+        );
+        consumers.push((role, Arc::new(queue) as Arc<dyn Queue>, opts));
+    }
     let ctx = context(&sdk, &res, config.settings.clone(), depth, &scratch);
     let (stop_tx, stop_rx) = watch::channel(false);
-    tokio::spawn(async move {
-        shutdown_signal().await;
-        let _ = stop_tx.send(true);
-        // Keep the sender alive: a dropped sender would also wake the loops.
-        std::future::pending::<()>().await
-    });
+    let stop_tx = Arc::new(stop_tx);
+    {
+        let stop_tx = stop_tx.clone();
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            let _ = stop_tx.send(true);
+        });
+    }
     let opts = &config.loop_options;
     info!(
         worker = worker.name(),
         poll_wait_s = opts.wait.as_secs(),
-        visibility_s = opts.visibility.as_secs(),
-        heartbeat_s = opts.heartbeat.as_secs(),
         grace_s = opts.grace.as_secs(),
+        scratch = %scratch.display(),
+        scratch_free_mib = free >> 20,
         "worker started"
     );
+    let sweeper = match worker {
+        Worker::Reassembler => sweeper(&sdk, &res, &config, &ctx).await,
+        _ => None,
+    };
+    let sweeping = sweeper.map(|s| {
+        let stop = stop_rx.clone();
+        tokio::spawn(async move { s.run(stop).await })
+    });
     let mut loops = tokio::task::JoinSet::new();
-    for &role in worker.roles() {
-        let queue: Arc<dyn Queue> = Arc::new(
-            SqsQueue::new(&sdk, queue_url(&res, role)).with_receive_visibility(opts.visibility),
-        );
-        loops.spawn(run_loop(
-            ctx.clone(),
-            queue,
-            role,
-            opts.clone(),
-            stop_rx.clone(),
-        ));
+    for (role, queue, opts) in consumers {
+        loops.spawn(run_loop(ctx.clone(), queue, role, opts, stop_rx.clone()));
     }
     let mut code = ExitCode::SUCCESS;
     while let Some(r) = loops.join_next().await {
-        if let Err(e) = r {
-            error!(error = %e, "message loop panicked");
-            code = ExitCode::FAILURE;
-        }
+        let reason = match r {
+            Ok(LoopExit::Stopped) => continue,
+            Ok(LoopExit::Fatal(reason)) => reason,
+            Err(e) => format!("message loop panicked: {e}"),
+        };
+        // This worker cannot work: the other loops stop too (their in-flight work gets the
+        // grace period), and the exit code tells the orchestrator to replace the task.
+        error!(health = "unhealthy", reason = %reason, "worker unhealthy; stopping");
+        let _ = stop_tx.send(true);
+        code = ExitCode::from(EXIT_FATAL);
+    }
+    let _ = stop_tx.send(true);
+    if let Some(t) = sweeping {
+        let _ = t.await;
     }
     info!(worker = worker.name(), "stopped");
     code
+}
+
+/// The reassembler's stuck-job sweeper, unless `SWEEP_INTERVAL_SECONDS=0`. Its stall allowance
+/// defaults to three visibility timeouts of the video-worker queue (read from the queue); when
+/// that cannot be read the sweeper is off (logged), the worker still runs.
+async fn sweeper(
+    sdk: &aws_config::SdkConfig,
+    res: &AwsResources,
+    config: &WorkerConfig,
+    ctx: &Context,
+) -> Option<Sweeper> {
+    if config.sweep_interval.is_zero() {
+        info!("sweeper off (SWEEP_INTERVAL_SECONDS=0)");
+        return None;
+    }
+    let video = SqsQueue::new(sdk, &res.video_worker_queue_url);
+    let stall = match config.sweep_stall {
+        Some(s) => s,
+        None => match video.settings().await {
+            Ok(q) => q.visibility.saturating_mul(SweepSettings::STALL_FACTOR),
+            Err(e) => {
+                warn!(error = %e, "sweeper off: cannot read the video-worker queue's settings");
+                return None;
+            }
+        },
+    };
+    Some(Sweeper {
+        ctx: ctx.clone(),
+        video_queue: Arc::new(video),
+        settings: SweepSettings {
+            interval: config.sweep_interval,
+            stall_per_segment: stall,
+            max_sweeps: SweepSettings::DEFAULT_MAX_SWEEPS,
+        },
+    })
 }
 
 #[cfg(test)]
@@ -395,29 +544,45 @@ mod tests {
         WorkerConfig::from_lookup(worker, |k| m.get(k).cloned())
     }
 
+    fn queue(visibility: u64, max: Option<u32>) -> QueueSettings {
+        QueueSettings {
+            visibility: Duration::from_secs(visibility),
+            max_receive_count: max,
+        }
+    }
+
     #[test]
-    fn defaults_match_the_queues() {
+    fn defaults_come_from_the_queues() {
         let v = cfg(Worker::Video, &[]).unwrap();
-        let o = &v.loop_options;
+        assert_eq!((v.visibility_override, v.heartbeat_override), (None, None));
+        assert_eq!(v.scratch_min_free, 512 << 20);
+        let o = v.loop_options_for(&queue(1800, Some(5))).unwrap();
         assert_eq!(
             (o.wait, o.visibility, o.heartbeat, o.max_receives, o.grace),
             (
                 Duration::from_secs(20),
-                Duration::from_secs(300),
+                Duration::from_secs(1800),
                 Duration::from_secs(60),
-                4,
+                5,
                 Duration::from_secs(90)
             )
         );
+        let o = v.loop_options_for(&queue(9, None)).unwrap();
+        assert_eq!(
+            (o.visibility, o.heartbeat, o.max_receives),
+            (
+                Duration::from_secs(9),
+                Duration::from_secs(3),
+                DEFAULT_MAX_RECEIVES
+            )
+        );
+        assert!(v.loop_options_for(&queue(1, Some(4))).is_err());
         assert_eq!(v.settings.job_salt, "");
         assert_eq!(v.settings.segment_seconds, 10.0);
         assert_eq!(v.settings.stereo.layout, Layout::FullSbs);
         let d = v.depth.expect("the video-worker renders");
         assert_eq!((d.device.as_str(), d.model.is_none()), ("auto", true));
         assert!(cfg(Worker::Media, &[]).unwrap().depth.is_none());
-        let r = cfg(Worker::Reassembler, &[]).unwrap();
-        assert_eq!(r.loop_options.visibility, Duration::from_secs(120));
-        assert_eq!(r.loop_options.heartbeat, Duration::from_secs(30));
     }
 
     #[test]
@@ -443,17 +608,20 @@ mod tests {
         assert_eq!(c.settings.stereo.layout, Layout::HalfTb);
         assert_eq!(c.settings.stereo.params.divergence, 3.0);
         assert_eq!(c.settings.stereo.params.convergence, 0.25);
-        let o = &c.loop_options;
+        let o = c.loop_options_for(&queue(1800, Some(4))).unwrap();
         assert_eq!(o.grace, Duration::from_secs(5));
         assert_eq!(o.wait, Duration::from_secs(1));
-        assert_eq!(o.visibility, Duration::from_secs(4));
+        assert_eq!(o.visibility, Duration::from_secs(4), "the override wins");
         assert_eq!(o.heartbeat, Duration::from_secs(1));
         let d = c.depth.expect("depth");
         assert_eq!(d.model, Some(PathBuf::from("/m/midas.onnx")));
         assert_eq!(d.profile, None);
         // A short visibility without a heartbeat setting gets a heartbeat below it.
         let c = cfg(Worker::Video, &[("VISIBILITY_TIMEOUT_SECONDS", "6")]).unwrap();
-        assert_eq!(c.loop_options.heartbeat, Duration::from_secs(3));
+        let o = c.loop_options_for(&queue(1800, Some(4))).unwrap();
+        assert_eq!(o.heartbeat, Duration::from_secs(2));
+        let c = cfg(Worker::Video, &[("SCRATCH_MIN_FREE_MB", "0")]).unwrap();
+        assert_eq!(c.scratch_min_free, 0);
     }
 
     #[test]
@@ -470,6 +638,7 @@ mod tests {
             ("POLL_WAIT_SECONDS", "21"),
             ("VISIBILITY_TIMEOUT_SECONDS", "1"),
             ("HEARTBEAT_SECONDS", "0"),
+            ("SCRATCH_MIN_FREE_MB", "lots"),
         ] {
             let e = cfg(Worker::Video, &[(var, value)]).unwrap_err();
             assert!(

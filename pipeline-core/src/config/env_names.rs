@@ -55,7 +55,8 @@ pub const SAGEMAKER_ENDPOINT_NAME: &str = "SAGEMAKER_ENDPOINT_NAME";
 pub const INFERENCE_URL: &str = "INFERENCE_URL";
 /// Seconds one remote inference call (http, sagemaker) may take before it is abandoned (60).
 pub const INFERENCE_TIMEOUT_SECONDS: &str = "INFERENCE_TIMEOUT_SECONDS";
-/// Attempts per remote inference call on transient errors: throttling, 5xx, timeouts (3).
+/// Attempts per remote inference call on transient errors: throttling, 5xx, timeouts (4, the
+/// retry policy of every remote call, `config::retry`).
 pub const INFERENCE_MAX_ATTEMPTS: &str = "INFERENCE_MAX_ATTEMPTS";
 /// Frames per inference call (4).
 pub const DEPTH_BATCH_SIZE: &str = "DEPTH_BATCH_SIZE";
@@ -70,12 +71,19 @@ pub const ORT_DYLIB_PATH: &str = "ORT_DYLIB_PATH";
 pub const HF_TOKEN: &str = "HF_TOKEN";
 /// Long-poll wait of a worker's receive calls, 0..20 seconds (20).
 pub const POLL_WAIT_SECONDS: &str = "POLL_WAIT_SECONDS";
-/// Visibility a worker's heartbeat keeps granting its in-flight message, in seconds
-/// (reassembler 120, media-worker and video-worker 300).
+/// Overrides the visibility a worker's heartbeat keeps granting its in-flight message, in
+/// seconds (unset: the queue's own VisibilityTimeout, read at start-up; tests shorten it).
 pub const VISIBILITY_TIMEOUT_SECONDS: &str = "VISIBILITY_TIMEOUT_SECONDS";
-/// Heartbeat period of in-flight messages, in seconds, below VISIBILITY_TIMEOUT_SECONDS
-/// (reassembler 30, media-worker and video-worker 60).
+/// Heartbeat period of in-flight messages, in seconds, below the visibility (a third of it, at
+/// most 60).
 pub const HEARTBEAT_SECONDS: &str = "HEARTBEAT_SECONDS";
+/// Free space the scratch directory ($TMPDIR) needs at start-up, in MiB (512).
+pub const SCRATCH_MIN_FREE_MB: &str = "SCRATCH_MIN_FREE_MB";
+/// Reassembler: seconds between two sweeps for stuck jobs, 0 = no sweeper (300).
+pub const SWEEP_INTERVAL_SECONDS: &str = "SWEEP_INTERVAL_SECONDS";
+/// Reassembler: seconds without progress, per outstanding segment, after which a job is stuck
+/// (three times the video-worker queue's visibility timeout).
+pub const SWEEP_STALL_SECONDS: &str = "SWEEP_STALL_SECONDS";
 
 // --- web-ui (docs/web-api.md) ---
 /// Address the web-ui listens on (0.0.0.0:8080).

@@ -1,2 +1,3 @@
-//! Configuration: environment variable names (the contract `infra/` fills) and parsing.
+//! Configuration: environment variable names (the contract `infra/` fills), the retry policy.
 pub mod env_names;
+pub mod retry;

@@ -113,6 +113,8 @@ pub struct OrtFactory {
     io: ModelIo,
     /// The device actually used (`Auto` resolved to `Cuda` or `Cpu`).
     device: Device,
+    /// Why `device` is not the one asked for (auto without CUDA).
+    device_note: Option<String>,
 }
 
 impl fmt::Debug for OrtFactory {
@@ -149,12 +151,13 @@ impl OrtFactory {
         let outputs = TensorSig::from_outlets(probe.outputs());
         let io = check_io(&inputs, &outputs, &cfg.profile).map_err(bad_model)?;
         drop(probe);
-        let device = resolve_device(&env, &cfg)?;
+        let (device, device_note) = resolve_device(&env, &cfg)?;
         let factory = OrtFactory {
             cfg,
             env,
             io,
             device,
+            device_note,
         };
         tracing::info!(depth = %factory.describe(), "depth model ready");
         Ok(factory)
@@ -199,6 +202,9 @@ impl OrtFactory {
 }
 
 impl DepthEstimatorFactory for OrtFactory {
+    fn device_note(&self) -> Option<String> {
+        self.device_note.clone()
+    }
     fn create(&self) -> Result<Box<dyn DepthEstimator>, DepthError> {
         let session = build_session(&self.env, &self.cfg, self.device).map_err(|e| {
             DepthError::Runtime(format!("creating a session for {}: {e}", self.cfg.model))
@@ -280,7 +286,11 @@ fn provider_in_build<E: ExecutionProvider>() -> Result<bool, String> {
     E::is_available().map_err(|e| e.to_string())
 }
 
-fn resolve_device(env: &Environment, cfg: &OrtConfig) -> Result<Device, DepthError> {
+/// The device sessions will use, and why it is not the one asked for (`auto` on CPU).
+fn resolve_device(
+    env: &Environment,
+    cfg: &OrtConfig,
+) -> Result<(Device, Option<String>), DepthError> {
     let unavailable = |device: Device, reason: String| DepthError::DeviceUnavailable {
         device: device.to_string(),
         reason,
@@ -304,16 +314,23 @@ fn resolve_device(env: &Environment, cfg: &OrtConfig) -> Result<Device, DepthErr
         })
     };
     match cfg.device {
-        Device::Cpu => Ok(Device::Cpu),
+        Device::Cpu => Ok((Device::Cpu, None)),
+        // Asked for explicitly: a hard error when it cannot be had.
         explicit @ (Device::Cuda | Device::TensorRt) => {
             check(explicit).map_err(|reason| unavailable(explicit, reason))?;
-            Ok(explicit)
+            Ok((explicit, None))
         }
+        // The default: CPU is a normal outcome, not a warning (said once, at debug level).
         Device::Auto => match check(Device::Cuda) {
-            Ok(()) => Ok(Device::Cuda),
+            Ok(()) => Ok((Device::Cuda, None)),
             Err(reason) => {
-                tracing::warn!(%reason, "device auto: CUDA unavailable, running depth on CPU");
-                Ok(Device::Cpu)
+                tracing::debug!(%reason, "device auto: CUDA unavailable, running depth on CPU");
+                Ok((
+                    Device::Cpu,
+                    Some(format!(
+                        "device auto: CUDA unavailable ({reason}); depth ran on CPU"
+                    )),
+                ))
             }
         },
     }

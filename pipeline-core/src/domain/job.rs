@@ -72,16 +72,24 @@ pub struct JobRecord {
     pub media: Option<MediaInfo>,
     pub output_key: Option<String>,
     pub error: Option<String>,
+    /// Unix milliseconds of the last write to the job (status, progress, completions): what the
+    /// stuck-job sweeper measures "no progress" against.
+    #[serde(default)]
+    pub updated_at: i64,
+    /// How many times the sweeper has re-driven this job without progress since.
+    #[serde(default)]
+    pub sweeps: u32,
 }
 
 impl JobRecord {
     pub fn new(job_id: JobId, input_bucket: &str, input_key: &str) -> JobRecord {
+        let now = now_millis();
         JobRecord {
             job_id,
             status: JobStatus::Queued,
             input_bucket: input_bucket.to_string(),
             input_key: input_key.to_string(),
-            created_at: now_millis(),
+            created_at: now,
             completed_at: None,
             segments_total: None,
             segments_done: 0,
@@ -89,6 +97,8 @@ impl JobRecord {
             media: None,
             output_key: None,
             error: None,
+            updated_at: now,
+            sweeps: 0,
         }
     }
 }

@@ -130,12 +130,13 @@ impl Encoder {
         if let Err(e) = w.write_frame(pts_ns, pixels) {
             // The encoder died: report its own reason rather than the broken pipe.
             self.writer = None;
-            let _ = self.proc.child.wait();
-            let why = self.proc.stderr_tail();
-            return Err(PipelineError::media(
-                "ffmpeg",
-                format!("encoding failed: {why} ({e})"),
-            ));
+            let status = self.proc.child.wait();
+            let line = format!("encoding failed: {} ({e})", self.proc.stderr_tail());
+            // Killed (the OOM killer) or out of space: the machine's fault, not the input's.
+            return Err(match status {
+                Ok(st) if !st.success() => super::process::failure("ffmpeg", st, line),
+                _ => PipelineError::media("ffmpeg", line),
+            });
         }
         self.frames += 1;
         Ok(())

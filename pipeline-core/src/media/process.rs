@@ -22,12 +22,32 @@ pub fn run(tool: &'static str, cmd: &mut Command) -> Result<Output> {
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    // A tool that cannot be started is this machine's problem, not the input's (worker-fatal).
     cmd.output().map_err(|e| {
-        PipelineError::media(
-            tool,
-            format!("cannot run {tool} ({e}); install ffmpeg (Debian: apt-get install ffmpeg)"),
-        )
+        PipelineError::worker(format!(
+            "cannot run {tool} ({e}); install ffmpeg (Debian: apt-get install ffmpeg)"
+        ))
     })
+}
+
+/// The error of a tool that exited unsuccessfully. Killed by a signal (the OOM killer's
+/// SIGKILL) or out of disk space: the machine's fault (worker-fatal); otherwise a Media error.
+pub fn failure(
+    tool: &'static str,
+    status: std::process::ExitStatus,
+    line: String,
+) -> PipelineError {
+    use std::os::unix::process::ExitStatusExt;
+    if let Some(sig) = status.signal() {
+        return PipelineError::worker(format!(
+            "{tool} was killed by signal {sig}{} ({line})",
+            if sig == 9 { " (out of memory?)" } else { "" }
+        ));
+    }
+    if line.contains("No space left on device") || line.contains("Cannot allocate memory") {
+        return PipelineError::worker(format!("{tool}: {line}"));
+    }
+    PipelineError::media(tool, line)
 }
 
 /// The most useful line of an ffmpeg stderr: the last non-empty one, trimmed and shortened.
@@ -54,7 +74,7 @@ pub fn check(tool: &'static str, out: &Output) -> Result<()> {
     if out.status.success() {
         Ok(())
     } else {
-        Err(PipelineError::media(tool, last_line(&out.stderr)))
+        Err(failure(tool, out.status, last_line(&out.stderr)))
     }
 }
 
@@ -71,7 +91,7 @@ impl Running {
         let mut child = cmd
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|e| PipelineError::media("ffmpeg", format!("cannot run ffmpeg: {e}")))?;
+            .map_err(|e| PipelineError::worker(format!("cannot run ffmpeg: {e}")))?;
         let stderr = child.stderr.take().map(|mut s| {
             std::thread::spawn(move || {
                 let mut buf = Vec::new();
@@ -91,10 +111,8 @@ impl Running {
         if status.success() {
             return Ok(());
         }
-        Err(PipelineError::media(
-            "ffmpeg",
-            format!("{what} failed: {}", self.stderr_tail()),
-        ))
+        let line = format!("{what} failed: {}", self.stderr_tail());
+        Err(failure("ffmpeg", status, line))
     }
 
     /// The last stderr line (after the process has exited).

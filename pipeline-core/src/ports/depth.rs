@@ -64,4 +64,9 @@ pub trait DepthEstimator: Send {
 /// Builds estimators (one per concurrent segment pipeline).
 pub trait DepthEstimatorFactory: Send + Sync {
     fn create(&self) -> Result<Box<dyn DepthEstimator>, DepthError>;
+    /// Why depth runs somewhere else than asked, if it does (`--device auto` without a usable
+    /// GPU): said once, at debug level and in `convert --json`, not as a warning on every run.
+    fn device_note(&self) -> Option<String> {
+        None
+    }
 }

@@ -18,6 +18,40 @@ impl Completion {
     }
 }
 
+/// The time a job list is ordered by, newest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobOrder {
+    /// `created_at` (jobs in progress).
+    Created,
+    /// `completed_at` (finished and failed jobs).
+    Completed,
+}
+
+impl JobOrder {
+    /// The job's time in this order.
+    pub fn time_of(self, job: &JobRecord) -> i64 {
+        match self {
+            JobOrder::Created => job.created_at,
+            JobOrder::Completed => job.completed_at.unwrap_or(0),
+        }
+    }
+}
+
+/// Where a job list continues: after this job (its id and its time in the list's order).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobCursor {
+    pub job_id: JobId,
+    pub sort: i64,
+}
+
+/// One page of a job list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobPage {
+    pub jobs: Vec<JobRecord>,
+    /// Set when more jobs may follow (continue after it); `None` at the end of the list.
+    pub next: Option<JobCursor>,
+}
+
 #[async_trait::async_trait]
 pub trait JobStore: Send + Sync {
     /// Create the job in QUEUED state unless it exists. Returns true if created now.
@@ -43,4 +77,17 @@ pub trait JobStore: Send + Sync {
     async fn complete_job(&self, id: &JobId, output_key: &str) -> Result<()>;
     /// Mark FAILED with a one-line reason (no-op if already COMPLETED).
     async fn fail_job(&self, id: &JobId, reason: &str) -> Result<()>;
+    /// Jobs in `status`, newest first in `order`, after `after`, at most `limit` of them (a page
+    /// may hold fewer and still have a `next`). Unreadable records are skipped with a warning.
+    async fn list_jobs(
+        &self,
+        status: JobStatus,
+        order: JobOrder,
+        after: Option<&JobCursor>,
+        limit: usize,
+    ) -> Result<JobPage>;
+    /// The stuck-job sweeper's conditional write: true for exactly one of several sweepers that
+    /// read the job with `updated_at == seen_updated_at` (and only while it is not finished);
+    /// it sets `updated_at` to now and counts one more sweep.
+    async fn mark_swept(&self, id: &JobId, seen_updated_at: i64) -> Result<bool>;
 }

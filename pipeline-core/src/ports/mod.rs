@@ -5,6 +5,6 @@ pub mod object_store;
 pub mod queue;
 
 pub use depth::{DepthError, DepthEstimator, DepthEstimatorFactory, DepthMap, FrameRef};
-pub use job_store::JobStore;
-pub use object_store::ObjectStore;
+pub use job_store::{JobCursor, JobOrder, JobPage, JobStore};
+pub use object_store::{CompleteUploadError, ObjectStore, Presigned, UploadedPart};
 pub use queue::{Queue, ReceivedMessage};

@@ -1,5 +1,5 @@
 //! Chunk: probe the uploaded video, record the job, split it at keyframes, upload the pieces.
-use super::{fail_if_permanent, scratch_dir, Context};
+use super::{scratch_dir, Context};
 use crate::domain::keys::{self, KeyKind};
 use crate::domain::{JobId, JobRecord, JobStatus, MediaInfo};
 use crate::events::ObjectCreated;
@@ -50,7 +50,7 @@ pub async fn chunk(ctx: &Context, ev: &ObjectCreated) -> Result<ChunkOutcome> {
                 segments,
                 media: Box::new(media),
             }),
-            Err(e) => Err(fail_if_permanent(ctx, &job_id, e).await),
+            Err(e) => Err(e),
         }
     }
     .instrument(span)
@@ -79,7 +79,7 @@ async fn split_and_upload(
         move || media::probe(&input)
     })
     .await
-    .map_err(|e| PipelineError::State(format!("probe task: {e}")))?
+    .map_err(|e| PipelineError::from_join("probe task", e))?
     .map_err(|e| match e {
         PipelineError::BadInput { reason, .. } => PipelineError::bad_input(name, reason),
         other => other,
@@ -94,7 +94,7 @@ async fn split_and_upload(
         Ok::<_, PipelineError>((pieces, starts))
     })
     .await
-    .map_err(|e| PipelineError::State(format!("split task: {e}")))?;
+    .map_err(|e| PipelineError::from_join("split task", e))?;
     let (pieces, starts) = pieces?;
     let mut media = media;
     media.segment_starts = starts.starts;

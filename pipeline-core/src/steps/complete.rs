@@ -23,6 +23,9 @@ pub enum CompletionOutcome {
     Triggered { job_id: JobId },
 }
 
+/// A vanished output segment or an unknown job is a job-permanent error: the message loop marks
+/// the job FAILED with the reason (it never stays PROCESSING).
+///
 /// `token` identifies the message being handled (stable across redeliveries), so a claimant that
 /// died between claiming and queueing the reassembly can finish the job when its message returns.
 pub async fn record_completion(
@@ -87,5 +90,5 @@ async fn frames_of(ctx: &Context, key: &str) -> Result<u64> {
     ctx.output.get_to_file(key, &p).await?;
     tokio::task::spawn_blocking(move || count_video_frames(&p))
         .await
-        .map_err(|e| PipelineError::State(e.to_string()))?
+        .map_err(|e| PipelineError::from_join("frame count", e))?
 }

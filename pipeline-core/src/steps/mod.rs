@@ -14,24 +14,11 @@ pub use reassemble::{reassemble, ReassembleOutcome};
 pub use segment_pipeline::{render_segment, render_segment_after, SegmentStats};
 pub use stereo::{stereo, StereoOutcome};
 
-use crate::domain::JobId;
 use crate::PipelineError;
 
-/// Mark the job FAILED when `err` is permanent (retrying cannot help); pass the error on.
-pub(crate) async fn fail_if_permanent(
-    ctx: &Context,
-    job: &JobId,
-    err: PipelineError,
-) -> PipelineError {
-    if !err.is_transient() {
-        let reason = err.to_string();
-        tracing::error!(job_id = %job, reason = %reason, "job failed");
-        if let Err(e) = ctx.jobs.fail_job(job, &reason).await {
-            tracing::warn!(job_id = %job, error = %e, "could not record the failure");
-        }
-    }
-    err
-}
+// Steps return classified errors and never decide a job's outcome themselves: the message loop
+// (`worker::run_loop`) fails the job on a job-permanent error, retries a transient one and stops
+// the worker on a worker-fatal one.
 
 /// A scratch directory for one piece of work, removed on drop.
 pub(crate) fn scratch_dir(ctx: &Context, what: &str) -> crate::Result<tempfile::TempDir> {

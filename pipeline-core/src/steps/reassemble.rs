@@ -1,7 +1,7 @@
 //! Reassemble: join all stereo segments with the original's tracks (audio, subtitles, chapters,
 //! metadata) into `jobs/<id>/final.mp4`.
 //! Idempotent: a redelivered or duplicated request redoes or skips the same work.
-use super::{fail_if_permanent, scratch_dir, Context};
+use super::{scratch_dir, Context};
 use crate::domain::{keys, JobId, JobStatus};
 use crate::media::{count_video_frames, join_segments};
 use crate::{PipelineError, Result};
@@ -27,14 +27,7 @@ pub enum ReassembleOutcome {
 
 pub async fn reassemble(ctx: &Context, job_id: &JobId) -> Result<ReassembleOutcome> {
     let span = info_span!("reassemble", job_id = %job_id);
-    async {
-        match join(ctx, job_id).await {
-            Ok(o) => Ok(o),
-            Err(e) => Err(fail_if_permanent(ctx, job_id, e).await),
-        }
-    }
-    .instrument(span)
-    .await
+    join(ctx, job_id).instrument(span).await
 }
 
 async fn join(ctx: &Context, job_id: &JobId) -> Result<ReassembleOutcome> {
@@ -117,7 +110,7 @@ async fn join(ctx: &Context, job_id: &JobId) -> Result<ReassembleOutcome> {
         }
     })
     .await
-    .map_err(|e| PipelineError::State(format!("join task: {e}")))??;
+    .map_err(|e| PipelineError::from_join("join task", e))??;
     if frames != expected {
         return Err(PipelineError::State(format!(
             "joined video has {frames} frames, segments had {expected}"

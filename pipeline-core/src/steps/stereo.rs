@@ -1,5 +1,5 @@
 //! Stereo: one source segment -> one stereo segment in the output bucket.
-use super::{fail_if_permanent, scratch_dir, Context, SegmentStats};
+use super::{scratch_dir, Context, SegmentStats};
 use crate::domain::keys::{self, KeyKind};
 use crate::domain::JobId;
 use crate::events::ObjectCreated;
@@ -35,14 +35,7 @@ pub async fn stereo(ctx: &Context, ev: &ObjectCreated) -> Result<StereoOutcome> 
         return Ok(StereoOutcome::Ignored);
     };
     let span = info_span!("stereo", job_id = %job, segment = index);
-    async {
-        match render_one(ctx, ev, &job, index).await {
-            Ok(o) => Ok(o),
-            Err(e) => Err(fail_if_permanent(ctx, &job, e).await),
-        }
-    }
-    .instrument(span)
-    .await
+    render_one(ctx, ev, &job, index).instrument(span).await
 }
 
 async fn render_one(
@@ -121,9 +114,10 @@ async fn render_one(
         )
     })
     .await
-    .map_err(|e| PipelineError::State(format!("render task: {e}")))?
+    .map_err(|e| PipelineError::from_join("render task", e))?
     .map_err(|e| match e {
-        // A segment that does not decode is corrupt input, not a tool failure.
+        // A segment that does not decode is corrupt input. A tool that is missing or was killed
+        // (out of memory) is a `Worker` error and stays one.
         PipelineError::Media { tool, reason } => {
             PipelineError::bad_input(&ev.key, format!("{tool}: {reason}"))
         }

@@ -42,7 +42,19 @@ fn object_events(body: &str) -> Result<Vec<ObjectCreated>> {
     }
 }
 
-/// Run the step for one message. Errors carry their class (transient or permanent).
+/// Test hook, debug builds only: `STEREOSPOT_TEST_PANIC=<role>` (`chunk`, `stereo`, `complete`)
+/// makes that role's step panic on every object event, so the fault tests can show a panic is
+/// logged, its message released and the job finished by another worker.
+fn injected_panic(role: Role) {
+    if cfg!(debug_assertions)
+        && std::env::var("STEREOSPOT_TEST_PANIC").is_ok_and(|r| r == role.to_string())
+    {
+        panic!("injected panic (STEREOSPOT_TEST_PANIC={role})");
+    }
+}
+
+/// Run the step for one message. Errors carry their class (transient, job-permanent or
+/// worker-fatal); the message loop decides what follows.
 pub async fn handle_message(ctx: &Context, role: Role, msg: &ReceivedMessage) -> Result<()> {
     match role {
         Role::Reassemble => {
@@ -51,6 +63,7 @@ pub async fn handle_message(ctx: &Context, role: Role, msg: &ReceivedMessage) ->
         }
         _ => {
             for ev in object_events(&msg.body)? {
+                injected_panic(role);
                 match role {
                     Role::Chunk => steps::chunk(ctx, &ev).await.map(|_| ())?,
                     Role::Stereo => steps::stereo(ctx, &ev).await.map(|_| ())?,

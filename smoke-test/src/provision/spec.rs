@@ -142,12 +142,12 @@ pub const TABLES: &[TableSpec] = &[
         sort: None,
         gsis: &[
             GsiSpec {
-                name: "status-created_at",
+                name: pipeline_core::adapters::aws::dynamo_items::index::BY_CREATED,
                 partition: ("status", "S"),
                 sort: Some(("created_at", "N")),
             },
             GsiSpec {
-                name: "status-completed_at",
+                name: pipeline_core::adapters::aws::dynamo_items::index::BY_COMPLETED,
                 partition: ("status", "S"),
                 sort: Some(("completed_at", "N")),
             },
@@ -239,7 +239,8 @@ pub struct ProvisionOptions {
     pub max_receive_count: u32,
 }
 
-/// maxReceiveCount of every queue's redrive policy (LoopOptions::max_receives is 4 too).
+/// maxReceiveCount of every queue's redrive policy (the workers read it from the queue at
+/// start-up and give up on that receive).
 pub const DEFAULT_MAX_RECEIVE_COUNT: u32 = 4;
 /// Dead-letter queues keep messages 14 days (the SQS maximum).
 pub const DLQ_RETENTION_SECONDS: u32 = 14 * 24 * 3600;

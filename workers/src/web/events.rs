@@ -13,7 +13,6 @@ use axum::extract::{Path, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
 use pipeline_core::domain::{JobId, JobRecord};
-use pipeline_core::ports::JobStore;
 use std::convert::Infallible;
 use std::time::Duration;
 

@@ -5,13 +5,11 @@ use super::listing;
 use super::state::AppState;
 use super::upload_rules::is_input_video_key;
 use super::view::{display_name, JobView};
-use aws_sdk_s3::presigning::PresigningConfig;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use pipeline_core::domain::job::now_millis;
 use pipeline_core::domain::{keys, JobId, JobRecord, JobStatus};
-use pipeline_core::ports::{JobStore, ObjectStore};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
@@ -138,21 +136,11 @@ async fn presign_get(
     ttl: std::time::Duration,
     disposition: &str,
 ) -> ApiResult<String> {
-    let conf =
-        PresigningConfig::expires_in(ttl).map_err(|e| ApiError::internal("presign result", e))?;
     st.output
-        .client()
-        .get_object()
-        .bucket(st.output.bucket())
-        .key(key)
-        .response_content_type("video/mp4")
-        .response_content_disposition(disposition)
-        .presigned(conf)
+        .presign_get(key, ttl, Some("video/mp4"), Some(disposition))
         .await
-        .map(|p| p.uri().to_string())
-        .map_err(|e| {
-            ApiError::internal("presign result", aws_sdk_s3::error::DisplayErrorContext(e))
-        })
+        .map(|p| p.url)
+        .map_err(|e| ApiError::internal("presign result", e))
 }
 
 /// `GET /api/jobs?status=in_progress|completed|failed&limit=&cursor=`
@@ -170,7 +158,7 @@ pub async fn list_jobs(
             ..Cursor::default()
         },
     };
-    let (jobs, next) = listing::list(st.dynamo(), &st.res.jobs_table, kind, &cursor, limit).await?;
+    let (jobs, next) = listing::list(&*st.jobs, kind, &cursor, limit).await?;
     Ok(Json(json!({
         "status": kind.name,
         "jobs": jobs,

@@ -1,29 +1,26 @@
-//! `GET /api/jobs`: job lists served from the Jobs table's GSIs, newest first.
+//! `GET /api/jobs`: job lists served by `JobStore::list_jobs` (one status at a time, newest
+//! first), merged here.
 //!
-//! `in_progress` spans four status partitions of `status-created_at` (QUEUED, CHUNKING,
-//! PROCESSING, REASSEMBLING): each is queried (newest first, `limit` items) and the pages are
-//! merged by `created_at`; the cursor remembers, per partition, the last item handed out, so the
-//! next page continues every partition exactly where the merge stopped. `completed` and
-//! `failed` are single partitions of `status-completed_at`, served the same way.
+//! `in_progress` spans four statuses (QUEUED, CHUNKING, PROCESSING, REASSEMBLING), ordered by
+//! `created_at`: each is listed (newest first, `limit` items) and the pages are merged; the
+//! cursor remembers, per status, the last item handed out, so the next page continues every
+//! status exactly where the merge stopped. `completed` and `failed` are single statuses ordered
+//! by `completed_at`, served the same way.
 use super::cursor::{Cursor, Position};
 use super::error::{ApiError, ApiResult};
 use super::view::JobView;
-use aws_sdk_dynamodb::types::AttributeValue;
-use pipeline_core::adapters::aws::dynamo_items::{attr, get_n, get_s, item_to_job, Item};
-use pipeline_core::adapters::aws::errors::{retry_sdk, to_pipeline_error};
-use pipeline_core::domain::{JobId, JobRecord, JobStatus};
+use pipeline_core::domain::{JobRecord, JobStatus};
+use pipeline_core::ports::{JobCursor, JobOrder, JobStore};
 
 pub const DEFAULT_LIMIT: usize = 20;
 pub const MAX_LIMIT: usize = 100;
 
-/// One list: the statuses it merges and the GSI it reads.
+/// One list: the statuses it merges and the time it is ordered by.
 #[derive(Debug, PartialEq, Eq)]
 pub struct ListKind {
     pub name: &'static str,
     pub statuses: &'static [JobStatus],
-    pub index: &'static str,
-    /// The index's sort key (`created_at` or `completed_at`).
-    pub sort_attr: &'static str,
+    pub order: JobOrder,
 }
 
 pub const IN_PROGRESS: ListKind = ListKind {
@@ -34,20 +31,17 @@ pub const IN_PROGRESS: ListKind = ListKind {
         JobStatus::Processing,
         JobStatus::Reassembling,
     ],
-    index: "status-created_at",
-    sort_attr: attr::CREATED_AT,
+    order: JobOrder::Created,
 };
 pub const COMPLETED: ListKind = ListKind {
     name: "completed",
     statuses: &[JobStatus::Completed],
-    index: "status-completed_at",
-    sort_attr: attr::COMPLETED_AT,
+    order: JobOrder::Completed,
 };
 pub const FAILED: ListKind = ListKind {
     name: "failed",
     statuses: &[JobStatus::Failed],
-    index: "status-completed_at",
-    sort_attr: attr::COMPLETED_AT,
+    order: JobOrder::Completed,
 };
 
 pub fn kind(name: &str) -> ApiResult<&'static ListKind> {
@@ -75,11 +69,7 @@ pub fn parse_limit(raw: Option<&str>) -> ApiResult<usize> {
 
 impl ListKind {
     fn sort_of(&self, job: &JobRecord) -> i64 {
-        if self.sort_attr == attr::CREATED_AT {
-            job.created_at
-        } else {
-            job.completed_at.unwrap_or(0)
-        }
+        self.order.time_of(job)
     }
 }
 
@@ -159,90 +149,38 @@ pub fn merge(
     (out, (!finished).then_some(cursor))
 }
 
-fn start_key(kind: &ListKind, status: JobStatus, pos: &Position) -> Option<Item> {
-    match pos {
-        Position::Done => None,
-        Position::After { job_id, sort } => Some(Item::from([
-            (
-                attr::JOB_ID.to_string(),
-                AttributeValue::S(job_id.to_string()),
-            ),
-            (
-                attr::STATUS.to_string(),
-                AttributeValue::S(status.as_str().to_string()),
-            ),
-            (
-                kind.sort_attr.to_string(),
-                AttributeValue::N(sort.to_string()),
-            ),
-        ])),
-    }
-}
-
-fn position_of(kind: &ListKind, key: &Item) -> ApiResult<Position> {
-    let id = get_s(key, attr::JOB_ID).unwrap_or("");
-    let job_id = JobId::parse(id).map_err(|e| ApiError::internal("read the job list", e))?;
-    let sort = get_n::<i64>(key, kind.sort_attr, id)
-        .map_err(|e| ApiError::internal("read the job list", e))?
-        .ok_or_else(|| {
-            ApiError::internal("read the job list", "LastEvaluatedKey without sort key")
-        })?;
-    Ok(Position::After { job_id, sort })
-}
-
-/// Query one status partition, newest first, after `from`.
+/// List one status, newest first, after `from`.
 pub async fn query_partition(
-    client: &aws_sdk_dynamodb::Client,
-    table: &str,
+    jobs: &dyn JobStore,
     kind: &ListKind,
     status: JobStatus,
     from: Option<&Position>,
     limit: usize,
 ) -> ApiResult<PartitionPage> {
-    let start = from.and_then(|p| start_key(kind, status, p));
-    let out = retry_sdk(|| {
-        client
-            .query()
-            .table_name(table)
-            .index_name(kind.index)
-            .key_condition_expression("#st = :st")
-            .expression_attribute_names("#st", attr::STATUS)
-            .expression_attribute_values(":st", AttributeValue::S(status.as_str().to_string()))
-            .scan_index_forward(false)
-            .limit(limit as i32)
-            .set_exclusive_start_key(start.clone())
-            .send()
-    })
-    .await
-    .map_err(|e| {
-        ApiError::backend(
-            "list jobs",
-            &to_pipeline_error("dynamodb", &format!("query {}", kind.index), &e),
-        )
-    })?;
-    let mut items = Vec::new();
-    for item in out.items() {
-        match item_to_job(item) {
-            Ok(job) => items.push(job),
-            // One damaged record must not hide the others; it is skipped (and logged).
-            Err(e) => tracing::warn!(error = %e, "skipping an unreadable job record"),
-        }
-    }
-    let last_key = match out.last_evaluated_key() {
-        Some(k) if !k.is_empty() => Some(position_of(kind, k)?),
-        _ => None,
+    let after = match from {
+        Some(Position::After { job_id, sort }) => Some(JobCursor {
+            job_id: job_id.clone(),
+            sort: *sort,
+        }),
+        Some(Position::Done) | None => None,
     };
+    let page = jobs
+        .list_jobs(status, kind.order, after.as_ref(), limit)
+        .await
+        .map_err(|e| ApiError::backend("list jobs", &e))?;
     Ok(PartitionPage {
         status,
-        items,
-        last_key,
+        items: page.jobs,
+        last_key: page.next.map(|c| Position::After {
+            job_id: c.job_id,
+            sort: c.sort,
+        }),
     })
 }
 
 /// One page of `kind`, continuing `cursor`.
 pub async fn list(
-    client: &aws_sdk_dynamodb::Client,
-    table: &str,
+    jobs: &dyn JobStore,
     kind: &ListKind,
     cursor: &Cursor,
     limit: usize,
@@ -251,7 +189,7 @@ pub async fn list(
         .statuses
         .iter()
         .filter(|s| cursor.position(**s) != Some(&Position::Done))
-        .map(|s| query_partition(client, table, kind, *s, cursor.position(*s), limit));
+        .map(|s| query_partition(jobs, kind, *s, cursor.position(*s), limit));
     let pages = futures_util::future::try_join_all(queries).await?;
     let (jobs, next) = merge(kind, cursor, &pages, limit);
     Ok((
@@ -263,6 +201,7 @@ pub async fn list(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pipeline_core::domain::JobId;
 
     fn job(n: u32, status: JobStatus, created: i64) -> JobRecord {
         let mut j = JobRecord::new(
@@ -385,7 +324,7 @@ mod tests {
 
     #[test]
     fn parameters() {
-        assert_eq!(kind("completed").unwrap().index, "status-completed_at");
+        assert_eq!(kind("completed").unwrap().order, JobOrder::Completed);
         assert_eq!(kind("in_progress").unwrap().statuses.len(), 4);
         assert_eq!(kind("running").unwrap_err().status.as_u16(), 400);
         assert_eq!(parse_limit(None).unwrap(), DEFAULT_LIMIT);

@@ -1,6 +1,9 @@
-//! What every handler shares: configuration, the two buckets, the job store, shutdown.
+//! What every handler shares: configuration, the two buckets, the job store, shutdown. Handlers
+//! see only the ports (`ObjectStore`, `JobStore`): the S3 and DynamoDB layout stays in the AWS
+//! adapters.
 use super::config::WebConfig;
 use pipeline_core::adapters::aws::{AwsResources, DynamoJobStore, S3Store};
+use pipeline_core::ports::{JobStore, ObjectStore};
 use std::sync::Arc;
 use tokio::sync::watch;
 
@@ -8,11 +11,11 @@ use tokio::sync::watch;
 pub struct AppState {
     pub cfg: Arc<WebConfig>,
     pub res: Arc<AwsResources>,
-    /// Uploads go here (`input/`); HeadObject resolves job ids.
-    pub input: Arc<S3Store>,
+    /// Uploads go here (`input/`, presigned); HeadObject resolves job ids.
+    pub input: Arc<dyn ObjectStore>,
     /// Results are presigned from here (`jobs/<id>/final.mp4`).
-    pub output: Arc<S3Store>,
-    pub jobs: Arc<DynamoJobStore>,
+    pub output: Arc<dyn ObjectStore>,
+    pub jobs: Arc<dyn JobStore>,
     /// Turns true on SIGTERM: open event streams end so the server can stop.
     pub shutdown: watch::Receiver<bool>,
 }
@@ -37,10 +40,5 @@ impl AppState {
             res: Arc::new(res),
             shutdown,
         }
-    }
-
-    /// The DynamoDB client (GSI queries).
-    pub fn dynamo(&self) -> &aws_sdk_dynamodb::Client {
-        self.jobs.client()
     }
 }

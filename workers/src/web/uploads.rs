@@ -11,21 +11,16 @@ use super::state::AppState;
 use super::upload_rules::{
     input_key_for, is_api_upload_key, plan_parts, random_hex, NewUpload, MP4_TYPE,
 };
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_s3::presigning::{PresignedRequest, PresigningConfig};
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
-use pipeline_core::adapters::aws::errors::{retry_sdk, to_pipeline_error};
 use pipeline_core::domain::job::now_millis;
 use pipeline_core::domain::JobId;
-use pipeline_core::ports::ObjectStore;
+use pipeline_core::ports::{CompleteUploadError, Presigned};
 use serde_json::{json, Map, Value};
-use std::time::Duration;
 
 /// Longest upload id accepted in a path (S3's are far shorter).
 const MAX_UPLOAD_ID: usize = 1024;
@@ -75,25 +70,18 @@ pub fn by_key_path(key: &str) -> String {
     format!("/api/jobs/by-key?key={}", encode(key))
 }
 
-fn presign_config(ttl: Duration) -> ApiResult<PresigningConfig> {
-    PresigningConfig::expires_in(ttl).map_err(|e| ApiError::internal("presign upload", e))
-}
-
-/// The headers a client must send with a presigned request, except those a browser sets itself
-/// (and refuses to be told): host and content-length.
-fn client_headers(p: &PresignedRequest) -> Value {
+/// The headers a client must send with a presigned request (the store leaves out those a
+/// browser sets itself and refuses to be told: host and content-length).
+fn client_headers(p: &Presigned) -> Value {
     let mut m = Map::new();
-    for (k, v) in p.headers() {
-        let k = k.to_ascii_lowercase();
-        if k != "host" && k != "content-length" {
-            m.insert(k, Value::String(v.to_string()));
-        }
+    for (k, v) in &p.headers {
+        m.insert(k.clone(), Value::String(v.clone()));
     }
     Value::Object(m)
 }
 
-fn presign_err<E: std::error::Error + 'static>(e: SdkError<E>) -> ApiError {
-    ApiError::internal("presign upload", DisplayErrorContext(e))
+fn presign_err(e: pipeline_core::PipelineError) -> ApiError {
+    ApiError::internal("presign upload", e)
 }
 
 pub async fn create_job_upload(
@@ -104,61 +92,34 @@ pub async fn create_job_upload(
     let req: NewUpload = parse_body(&headers, &body)?;
     req.validate(st.cfg.max_upload_bytes)?;
     let key = input_key_for(&req.filename, &random_hex()?);
-    let s3 = st.input.client();
-    let bucket = st.input.bucket();
+    let store = &st.input;
     let ttl = st.cfg.upload_url_ttl;
     let expires_at = now_millis() + ttl.as_millis() as i64;
 
     let upload = if req.size <= st.cfg.single_put_max_bytes {
-        let p = s3
-            .put_object()
-            .bucket(bucket)
-            .key(&key)
-            .content_type(MP4_TYPE)
-            .content_length(req.size as i64)
-            .presigned(presign_config(ttl)?)
+        let p = store
+            .presign_put(&key, ttl, MP4_TYPE, req.size)
             .await
             .map_err(presign_err)?;
         json!({
             "kind": "single",
-            "method": p.method(),
-            "url": p.uri(),
+            "method": p.method,
+            "url": p.url,
             "headers": client_headers(&p),
             "size": req.size,
             "expires_at": expires_at,
         })
     } else {
-        let created = retry_sdk(|| {
-            s3.create_multipart_upload()
-                .bucket(bucket)
-                .key(&key)
-                .content_type(MP4_TYPE)
-                .send()
-        })
-        .await
-        .map_err(|e| {
-            ApiError::backend(
-                "start the upload",
-                &to_pipeline_error("s3", "create multipart upload", &e),
-            )
-        })?;
-        let upload_id = created
-            .upload_id()
-            .filter(|u| !u.is_empty())
-            .ok_or_else(|| ApiError::internal("start the upload", "no upload id"))?
-            .to_string();
+        let upload_id = store
+            .start_upload(&key, MP4_TYPE)
+            .await
+            .map_err(|e| ApiError::backend("start the upload", &e))?;
         let plan = plan_parts(req.size, st.cfg.part_bytes);
         let mut parts = Vec::with_capacity(plan.len());
         let mut headers = Value::Object(Map::new());
         for part in &plan {
-            let p = s3
-                .upload_part()
-                .bucket(bucket)
-                .key(&key)
-                .upload_id(&upload_id)
-                .part_number(part.part_number as i32)
-                .content_length(part.size as i64)
-                .presigned(presign_config(ttl)?)
+            let p = store
+                .presign_part(&key, &upload_id, part.part_number, part.size, ttl)
                 .await
                 .map_err(presign_err)?;
             headers = client_headers(&p);
@@ -166,7 +127,7 @@ pub async fn create_job_upload(
                 "part_number": part.part_number,
                 "offset": part.offset,
                 "size": part.size,
-                "url": p.uri(),
+                "url": p.url,
             }));
         }
         json!({
@@ -210,23 +171,16 @@ struct UploadedPart {
     etag: String,
 }
 
-fn s3_code<E: ProvideErrorMetadata>(e: &SdkError<E>) -> Option<&str> {
-    e.as_service_error().and_then(|s| s.code())
-}
-
-/// Map a multipart call's failure: an unknown upload is 404, S3's refusals of the parts 400.
-fn multipart_err<E>(what: &str, e: SdkError<E>) -> ApiError
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-{
-    match s3_code(&e) {
-        Some("NoSuchUpload") => {
+/// Map a multipart completion's failure: an unknown upload is 404, refused parts 400.
+fn multipart_err(what: &str, e: CompleteUploadError) -> ApiError {
+    match e {
+        CompleteUploadError::NoSuchUpload => {
             ApiError::not_found("no such upload (finished, aborted or expired)")
         }
-        Some(code @ ("InvalidPart" | "InvalidPartOrder" | "EntityTooSmall")) => {
+        CompleteUploadError::PartsRefused(code) => {
             ApiError::bad_request(format!("S3 refused the parts: {code}"))
         }
-        _ => ApiError::backend(what, &to_pipeline_error("s3", what, &e)),
+        CompleteUploadError::Other(e) => ApiError::backend(what, &e),
     }
 }
 
@@ -252,7 +206,6 @@ pub async fn complete_upload(
             "key must be the key POST /api/jobs returned",
         ));
     }
-    let s3 = st.input.client();
     let bucket = st.input.bucket();
 
     if req.parts.is_empty() || req.parts.len() > MAX_PARTS {
@@ -260,49 +213,35 @@ pub async fn complete_upload(
             "parts must list 1..{MAX_PARTS} uploaded parts"
         )));
     }
-    let mut parts: Vec<CompletedPart> = req
+    let mut parts: Vec<pipeline_core::ports::UploadedPart> = req
         .parts
         .iter()
-        .map(|p| {
-            CompletedPart::builder()
-                .part_number(p.part_number)
-                .e_tag(p.etag.trim())
-                .build()
+        .map(|p| pipeline_core::ports::UploadedPart {
+            part_number: p.part_number.max(0) as u32,
+            etag: p.etag.trim().to_string(),
         })
         .collect();
-    parts.sort_by_key(|p| p.part_number());
+    parts.sort_by_key(|p| p.part_number);
     let contiguous = parts
         .iter()
         .enumerate()
-        .all(|(i, p)| p.part_number() == Some(i as i32 + 1) && p.e_tag().is_some());
+        .all(|(i, p)| p.part_number == i as u32 + 1);
     if parts.is_empty() || !contiguous {
         return Err(ApiError::bad_request(format!(
             "upload parts are missing: {} uploaded, numbered {:?}",
             parts.len(),
-            parts
-                .iter()
-                .filter_map(|p| p.part_number())
-                .collect::<Vec<_>>()
+            parts.iter().map(|p| p.part_number).collect::<Vec<_>>()
         )));
     }
     let n_parts = parts.len();
-    let done = retry_sdk(|| {
-        s3.complete_multipart_upload()
-            .bucket(bucket)
-            .key(&req.key)
-            .upload_id(&upload_id)
-            .multipart_upload(
-                CompletedMultipartUpload::builder()
-                    .set_parts(Some(parts.clone()))
-                    .build(),
-            )
-            .send()
-    })
-    .await
-    .map_err(|e| multipart_err("complete the upload", e))?;
+    let done = st
+        .input
+        .complete_upload(&req.key, &upload_id, &parts)
+        .await
+        .map_err(|e| multipart_err("complete the upload", e))?;
     // The job id uses the object's ETag, exactly as the media-worker sees it in the event.
-    let etag = match done.e_tag() {
-        Some(e) if !e.is_empty() => e.to_string(),
+    let etag = match done {
+        e if !e.is_empty() => e,
         _ => {
             st.input
                 .head(&req.key)
@@ -348,60 +287,50 @@ mod tests {
 
     #[test]
     fn multipart_errors_map_to_4xx() {
-        use aws_sdk_s3::config::http::HttpResponse;
-        use aws_sdk_s3::error::ErrorMetadata;
-        use aws_sdk_s3::operation::complete_multipart_upload::CompleteMultipartUploadError;
-        use aws_sdk_s3::primitives::SdkBody;
-        let err = |code: &str, status: u16| {
-            let e = CompleteMultipartUploadError::generic(
-                ErrorMetadata::builder().code(code).message("m").build(),
-            );
-            SdkError::service_error(
-                e,
-                HttpResponse::new(status.try_into().unwrap(), SdkBody::empty()),
-            )
-        };
-        let status = |code: &str, http: u16| multipart_err("complete", err(code, http)).status;
-        assert_eq!(status("NoSuchUpload", 404), StatusCode::NOT_FOUND);
-        assert_eq!(status("InvalidPart", 400), StatusCode::BAD_REQUEST);
-        assert_eq!(status("EntityTooSmall", 400), StatusCode::BAD_REQUEST);
-        assert_eq!(status("SlowDown", 503), StatusCode::SERVICE_UNAVAILABLE);
+        use pipeline_core::{ErrorClass, PipelineError};
+        let status = |e: CompleteUploadError| multipart_err("complete", e).status;
         assert_eq!(
-            status("AccessDenied", 403),
-            StatusCode::INTERNAL_SERVER_ERROR
+            status(CompleteUploadError::NoSuchUpload),
+            StatusCode::NOT_FOUND
         );
+        assert_eq!(
+            status(CompleteUploadError::PartsRefused("InvalidPart".into())),
+            StatusCode::BAD_REQUEST
+        );
+        let slow = PipelineError::backend("s3", "SlowDown", true);
+        assert_eq!(status(slow.into()), StatusCode::SERVICE_UNAVAILABLE);
+        let denied = PipelineError::backend_class("s3", "AccessDenied", ErrorClass::WorkerFatal);
+        assert_eq!(status(denied.into()), StatusCode::INTERNAL_SERVER_ERROR);
     }
 
     #[tokio::test]
     async fn presigned_puts_sign_the_size_and_tell_the_client_the_rest() {
-        let conf = aws_sdk_s3::Config::builder()
-            .region(aws_sdk_s3::config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_s3::config::Credentials::new(
-                "AKIDEXAMPLE",
-                "secret",
-                None,
-                None,
-                "test",
-            ))
-            .behavior_version_latest()
+        use pipeline_core::ports::ObjectStore;
+        let creds = aws_sdk_s3::config::Credentials::new("AKIDEXAMPLE", "secret", None, None, "t");
+        let conf = aws_config::SdkConfig::builder()
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_s3::config::SharedCredentialsProvider::new(creds))
+            .behavior_version(aws_config::BehaviorVersion::latest())
             .build();
-        let p = aws_sdk_s3::Client::from_conf(conf)
-            .put_object()
-            .bucket("in")
-            .key("input/x.mp4")
-            .content_type(MP4_TYPE)
-            .content_length(1234)
-            .presigned(presign_config(Duration::from_secs(3600)).unwrap())
+        let store = pipeline_core::adapters::aws::S3Store::new(&conf, "in");
+        let p = store
+            .presign_put(
+                "input/x.mp4",
+                std::time::Duration::from_secs(3600),
+                MP4_TYPE,
+                1234,
+            )
             .await
             .unwrap();
-        let uri = p.uri().to_string();
-        let signed = uri
+        let signed = p
+            .url
             .split(['?', '&'])
             .find_map(|kv| kv.strip_prefix("X-Amz-SignedHeaders="))
             .unwrap_or("");
         // S3 refuses a body of another length than the one signed.
-        assert!(signed.contains("content-length"), "{uri}");
-        assert!(uri.contains("X-Amz-Expires=3600"), "{uri}");
+        assert!(signed.contains("content-length"), "{}", p.url);
+        assert!(p.url.contains("X-Amz-Expires=3600"), "{}", p.url);
+        assert_eq!(p.method, "PUT");
         let h = client_headers(&p);
         assert_eq!(h["content-type"], MP4_TYPE);
         assert!(

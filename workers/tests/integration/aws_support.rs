@@ -81,7 +81,7 @@ pub struct SerialMoto {
 
 impl SerialMoto {
     pub fn start() -> SerialMoto {
-        let python = std::env::var("STEREOSPOT_PYTHON").unwrap_or_else(|_| "python3".into());
+        let python = crate::tools::python_path();
         for _ in 0..3 {
             let port = std::net::TcpListener::bind("127.0.0.1:0")
                 .and_then(|l| l.local_addr())
@@ -220,6 +220,18 @@ impl Procs {
     /// Start `bin` with the test environment plus `extra` (which overrides it); its stderr
     /// (the log) goes to `<name>.log`. Returns its index.
     pub fn spawn(&mut self, bin: Bin, name: &str, extra: &[(&str, &str)]) -> usize {
+        self.spawn_wrapped(bin, name, extra, &[])
+    }
+
+    /// [`Procs::spawn`] through a wrapper command (`wrapper` then the worker's path), e.g. a
+    /// shell that mounts a tiny file system first and then `exec`s the worker.
+    pub fn spawn_wrapped(
+        &mut self,
+        bin: Bin,
+        name: &str,
+        extra: &[(&str, &str)],
+        wrapper: &[&str],
+    ) -> usize {
         let mut env = self.env.clone();
         for (k, v) in extra {
             env.retain(|(ek, _)| ek != k);
@@ -227,7 +239,18 @@ impl Procs {
         }
         let log = self.dir.join(format!("{name}.log"));
         let file = std::fs::File::create(&log).expect("log file");
-        let child = worker_command(bin, &env)
+        let mut cmd = worker_command(bin, &env);
+        if let Some((program, args)) = wrapper.split_first() {
+            let worker = std::mem::replace(&mut cmd, Command::new(program));
+            cmd.args(args).arg(worker.get_program());
+            cmd.env_clear().envs(
+                worker
+                    .get_envs()
+                    .filter_map(|(k, v)| v.map(|v| (k.to_os_string(), v.to_os_string()))),
+            );
+            cmd.stdin(Stdio::null()).stdout(Stdio::null());
+        }
+        let child = cmd
             .stderr(Stdio::from(file))
             .spawn()
             .unwrap_or_else(|e| panic!("start {}: {e}", bin.name()));
@@ -277,6 +300,18 @@ impl Procs {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// Exit code of process `i` once it exits within `timeout` (panics otherwise).
+    pub fn exit_code(&mut self, i: usize, timeout: Duration) -> Option<i32> {
+        let status = self.wait_exit(i, timeout);
+        assert!(
+            status.is_some(),
+            "{} still running after {timeout:?}:\n{}",
+            self.list[i].name,
+            self.dump()
+        );
+        status.and_then(|s| s.code())
     }
 
     pub fn alive(&mut self, i: usize) -> bool {

@@ -5,7 +5,11 @@ mod aws_e2e;
 #[cfg(feature = "aws")]
 mod aws_faults;
 #[cfg(feature = "aws")]
+mod aws_retries;
+#[cfg(feature = "aws")]
 mod aws_support;
+#[cfg(feature = "aws")]
+mod aws_worker_faults;
 mod bad_input;
 mod convert;
 #[cfg(feature = "aws")]
@@ -13,6 +17,8 @@ mod coordination_bench;
 mod faithful;
 mod inference;
 mod resume;
+#[path = "../../../pipeline-core/tests/support/tools.rs"]
+mod tools;
 mod tracks;
 mod util;
 #[cfg(feature = "aws")]

@@ -321,9 +321,9 @@ pub fn decode_audio_stream(path: &Path, spec: &str, rate: u32) -> Vec<f32> {
         .collect()
 }
 
-/// Python with `onnx` (the test venv of `make test`, else python3).
+/// Python with `onnx` (the test venv of `make test`, else python3): `tools::python`.
 pub fn python() -> Command {
-    Command::new(std::env::var("STEREOSPOT_PYTHON").unwrap_or_else(|_| "python3".into()))
+    crate::tools::python()
 }
 
 /// A model that says every pixel is at nearness 0.5 (the default convergence plane).

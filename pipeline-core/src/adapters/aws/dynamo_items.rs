@@ -25,6 +25,18 @@ pub mod attr {
     pub const TOKEN: &str = "token";
     pub const CLAIMED_AT: &str = "claimed_at";
     pub const TTL: &str = "ttl";
+    pub const UPDATED_AT: &str = "updated_at";
+    pub const SWEEPS: &str = "sweeps";
+}
+
+/// The Jobs table's global secondary indexes (partition `status`): the one place their names
+/// and keys are written down (`smoke-test provision` creates them from these, `infra` declares
+/// the same in `infra/lib/schemas.ts`, checked by the shapes contract).
+pub mod index {
+    /// Partition `status`, sort `created_at` (N).
+    pub const BY_CREATED: &str = "status-created_at";
+    /// Partition `status`, sort `completed_at` (N).
+    pub const BY_COMPLETED: &str = "status-completed_at";
 }
 
 pub fn s(v: impl Into<String>) -> AttributeValue {
@@ -67,6 +79,8 @@ pub fn job_to_item(job: &JobRecord) -> Result<Item> {
     item.insert(attr::CREATED_AT.into(), n(job.created_at));
     item.insert(attr::SEGMENTS_DONE.into(), n(job.segments_done));
     item.insert(attr::FRAMES_DONE.into(), n(job.frames_done));
+    item.insert(attr::UPDATED_AT.into(), n(job.updated_at));
+    item.insert(attr::SWEEPS.into(), n(job.sweeps));
     if let Some(t) = job.completed_at {
         item.insert(attr::COMPLETED_AT.into(), n(t));
     }
@@ -97,12 +111,13 @@ pub fn item_to_job(item: &Item) -> Result<JobRecord> {
         Some(m) => Some(serde_json::from_str::<MediaInfo>(m).map_err(|e| corrupt(id, e))?),
         None => None,
     };
+    let created_at = get_n(item, attr::CREATED_AT, id)?.unwrap_or(0);
     Ok(JobRecord {
         job_id: JobId::parse(id).map_err(|e| corrupt(id, e))?,
         status: req(attr::STATUS)?.parse().map_err(|e| corrupt(id, e))?,
         input_bucket: req(attr::INPUT_BUCKET)?,
         input_key: req(attr::INPUT_KEY)?,
-        created_at: get_n(item, attr::CREATED_AT, id)?.unwrap_or(0),
+        created_at,
         completed_at: get_n(item, attr::COMPLETED_AT, id)?,
         segments_total: get_n(item, attr::SEGMENTS_TOTAL, id)?,
         segments_done: get_n(item, attr::SEGMENTS_DONE, id)?.unwrap_or(0),
@@ -110,6 +125,9 @@ pub fn item_to_job(item: &Item) -> Result<JobRecord> {
         media,
         output_key: get_s(item, attr::OUTPUT_KEY).map(str::to_string),
         error: get_s(item, attr::ERROR).map(str::to_string),
+        // Records written before `updated_at` existed: their creation is their last write.
+        updated_at: get_n(item, attr::UPDATED_AT, id)?.unwrap_or(created_at),
+        sweeps: get_n(item, attr::SWEEPS, id)?.unwrap_or(0),
     })
 }
 

@@ -1,13 +1,14 @@
 //! [`JobStore`] over three DynamoDB tables (Jobs, SegmentCompletions, ReassemblyTriggered),
 //! with the same semantics as the SQLite store: conditional writes keep terminal states final,
 //! a transaction makes segment completions idempotent, a conditional put elects one reassembler.
-use super::dynamo_items::{attr, get_n, item_to_job, job_to_item, n, s, Item};
+use super::dynamo_items::{attr, get_n, get_s, index, item_to_job, job_to_item, n, s, Item};
 use super::errors::{
-    classify_sdk_error, error_code, is_transient_code, retry, retry_sdk, to_pipeline_error,
+    error_code, is_transient_code, is_transient_sdk_error, retry, retry_sdk, sdk_retry_disabled,
+    to_pipeline_error,
 };
 use crate::domain::job::now_millis;
 use crate::domain::{JobId, JobRecord, JobStatus, MediaInfo};
-use crate::ports::job_store::Completion;
+use crate::ports::job_store::{Completion, JobCursor, JobOrder, JobPage};
 use crate::ports::JobStore;
 use crate::{PipelineError, Result};
 use aws_sdk_dynamodb::error::SdkError;
@@ -104,7 +105,7 @@ fn cancellation_codes(e: &SdkError<TransactWriteItemsError>) -> Vec<String> {
 }
 
 fn transaction_transient(e: &SdkError<TransactWriteItemsError>) -> bool {
-    classify_sdk_error(e) || cancellation_codes(e).iter().any(|c| is_transient_code(c))
+    is_transient_sdk_error(e) || cancellation_codes(e).iter().any(|c| is_transient_code(c))
 }
 
 impl DynamoJobStore {
@@ -114,8 +115,11 @@ impl DynamoJobStore {
         completions_table: &str,
         triggered_table: &str,
     ) -> DynamoJobStore {
+        let dynamo = aws_sdk_dynamodb::config::Builder::from(conf)
+            .retry_config(sdk_retry_disabled())
+            .build();
         DynamoJobStore {
-            client: Client::new(conf),
+            client: Client::from_conf(dynamo),
             jobs: jobs_table.to_string(),
             completions: completions_table.to_string(),
             triggered: triggered_table.to_string(),
@@ -138,26 +142,39 @@ impl DynamoJobStore {
         HashMap::from([(attr::JOB_ID.to_string(), s(id.as_str()))])
     }
 
-    /// Apply `u` to the job; a failed condition (missing or terminal job) is a no-op, like the
-    /// SQLite store's `UPDATE ... WHERE`.
+    /// Apply `u` to the job (and set its `updated_at`); a failed condition (missing or terminal
+    /// job) is a no-op, like the SQLite store's `UPDATE ... WHERE`.
     async fn update_job(&self, id: &JobId, u: JobUpdate<'_>) -> Result<()> {
-        let names = names(u.names);
-        let values = values(u.values);
+        self.conditional_update(id, u).await.map(|_| ())
+    }
+
+    /// [`Self::update_job`], telling whether the condition held.
+    async fn conditional_update(&self, id: &JobId, u: JobUpdate<'_>) -> Result<bool> {
+        let mut names = names(u.names);
+        names.insert("#up".into(), attr::UPDATED_AT.into());
+        let mut values = values(u.values);
+        values
+            .entry(":upd_now".into())
+            .or_insert_with(|| n(now_millis()));
+        let update = match u.update.strip_prefix("SET ") {
+            Some(rest) => format!("SET #up = :upd_now, {rest}"),
+            None => format!("SET #up = :upd_now {}", u.update),
+        };
         let res = retry_sdk(|| {
             self.client
                 .update_item()
                 .table_name(&self.jobs)
                 .set_key(Some(Self::key(id)))
-                .update_expression(u.update)
+                .update_expression(&update)
                 .condition_expression(u.condition)
                 .set_expression_attribute_names(Some(names.clone()))
-                .set_expression_attribute_values(Some(values.clone()).filter(|v| !v.is_empty()))
+                .set_expression_attribute_values(Some(values.clone()))
                 .send()
         })
         .await;
         match res {
-            Ok(_) => Ok(()),
-            Err(e) if error_code(&e) == Some(CONDITION_FAILED) => Ok(()),
+            Ok(_) => Ok(true),
+            Err(e) if error_code(&e) == Some(CONDITION_FAILED) => Ok(false),
             Err(e) => Err(to_pipeline_error(BACKEND, &format!("{} {id}", u.what), &e)),
         }
     }
@@ -198,11 +215,15 @@ impl DynamoJobStore {
         let update = Update::builder()
             .table_name(&self.jobs)
             .set_key(Some(Self::key(id)))
-            .update_expression("ADD #done :one")
+            .update_expression("SET #up = :now, #sw = :zero ADD #done :one")
             .condition_expression("attribute_exists(#id)")
             .expression_attribute_names("#done", attr::SEGMENTS_DONE)
             .expression_attribute_names("#id", attr::JOB_ID)
+            .expression_attribute_names("#up", attr::UPDATED_AT)
+            .expression_attribute_names("#sw", attr::SWEEPS)
             .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":now", n(now_millis()))
             .build()
             .map_err(|e| build_err(what, e))?;
         Ok(vec![
@@ -289,10 +310,15 @@ impl JobStore for DynamoJobStore {
             id,
             JobUpdate {
                 what: "add frame progress to",
-                update: "ADD #fr :n",
+                // Progress: the sweeper's count of fruitless re-drives starts again.
+                update: "SET #sw = :zero ADD #fr :n",
                 condition: "attribute_exists(#id)",
-                names: &[("#id", attr::JOB_ID), ("#fr", attr::FRAMES_DONE)],
-                values: vec![(":n", n(frames))],
+                names: &[
+                    ("#id", attr::JOB_ID),
+                    ("#fr", attr::FRAMES_DONE),
+                    ("#sw", attr::SWEEPS),
+                ],
+                values: vec![(":n", n(frames)), (":zero", n(0))],
             },
         )
         .await
@@ -329,8 +355,8 @@ impl JobStore for DynamoJobStore {
                         &e,
                     );
                     if transaction_transient(&e) {
-                        if let PipelineError::Backend { transient, .. } = &mut err {
-                            *transient = true;
+                        if let PipelineError::Backend { class, .. } = &mut err {
+                            *class = crate::ErrorClass::Transient;
                         }
                     }
                     return Err(err);
@@ -437,6 +463,92 @@ impl JobStore for DynamoJobStore {
                     (":out", s(output_key)),
                     (":now", n(now_millis())),
                 ],
+            },
+        )
+        .await
+    }
+
+    async fn list_jobs(
+        &self,
+        status: JobStatus,
+        order: JobOrder,
+        after: Option<&JobCursor>,
+        limit: usize,
+    ) -> Result<JobPage> {
+        let (index, sort_attr) = match order {
+            JobOrder::Created => (index::BY_CREATED, attr::CREATED_AT),
+            JobOrder::Completed => (index::BY_COMPLETED, attr::COMPLETED_AT),
+        };
+        let start = after.map(|c| {
+            Item::from([
+                (attr::JOB_ID.to_string(), s(c.job_id.as_str())),
+                (attr::STATUS.to_string(), s(status.as_str())),
+                (sort_attr.to_string(), n(c.sort)),
+            ])
+        });
+        let out = retry_sdk(|| {
+            self.client
+                .query()
+                .table_name(&self.jobs)
+                .index_name(index)
+                .key_condition_expression("#st = :st")
+                .expression_attribute_names("#st", attr::STATUS)
+                .expression_attribute_values(":st", s(status.as_str()))
+                .scan_index_forward(false)
+                .limit(limit.clamp(1, i32::MAX as usize) as i32)
+                .set_exclusive_start_key(start.clone())
+                .send()
+        })
+        .await
+        .map_err(|e| to_pipeline_error(BACKEND, &format!("list {status} jobs ({index})"), &e))?;
+        let mut jobs = Vec::new();
+        for item in out.items() {
+            match item_to_job(item) {
+                Ok(job) => jobs.push(job),
+                // One damaged record must not hide the others.
+                Err(e) => tracing::warn!(error = %e, "skipping an unreadable job record"),
+            }
+        }
+        let next = match out.last_evaluated_key() {
+            Some(k) if !k.is_empty() => {
+                let id = get_s(k, attr::JOB_ID).unwrap_or("");
+                let job_id = JobId::parse(id).map_err(|e| {
+                    PipelineError::backend(BACKEND, format!("list {status} jobs: {e}"), false)
+                })?;
+                let sort = get_n::<i64>(k, sort_attr, id)?.ok_or_else(|| {
+                    PipelineError::backend(
+                        BACKEND,
+                        format!("list {status} jobs: LastEvaluatedKey without {sort_attr}"),
+                        false,
+                    )
+                })?;
+                Some(JobCursor { job_id, sort })
+            }
+            _ => None,
+        };
+        Ok(JobPage { jobs, next })
+    }
+
+    async fn mark_swept(&self, id: &JobId, seen_updated_at: i64) -> Result<bool> {
+        let mut values = terminal_values();
+        values.push((":seen", n(seen_updated_at)));
+        values.push((":one", n(1)));
+        // Never back to the value just seen (a sweep within the same millisecond).
+        values.push((":upd_now", n(now_millis().max(seen_updated_at + 1))));
+        self.conditional_update(
+            id,
+            JobUpdate {
+                what: "mark swept",
+                update: "ADD #sw :one",
+                condition: "attribute_exists(#id) AND NOT (#st IN (:completed, :failed)) \
+                            AND (#up = :seen OR (attribute_not_exists(#up) AND #cr = :seen))",
+                names: &[
+                    ("#id", attr::JOB_ID),
+                    ("#st", attr::STATUS),
+                    ("#sw", attr::SWEEPS),
+                    ("#cr", attr::CREATED_AT),
+                ],
+                values,
             },
         )
         .await

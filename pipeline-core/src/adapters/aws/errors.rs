@@ -1,10 +1,11 @@
-//! SDK error classification (transient or permanent) and the retry policy of the adapters.
-use crate::PipelineError;
+//! SDK error classification (transient, job-permanent or worker-fatal) and the one retry layer
+//! of the adapters. The SDK's own retries are disabled on every client ([`sdk_retry_disabled`]):
+//! each call is tried at most [`ATTEMPTS`] times, by [`retry`], whatever the service.
+use crate::{ErrorClass, PipelineError};
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use backon::{ExponentialBuilder, Retryable};
 use std::future::Future;
-use std::time::Duration;
 
 /// Error codes that mean "slow down or try again" across S3, SQS and DynamoDB.
 const TRANSIENT_CODES: &[&str] = &[
@@ -33,26 +34,76 @@ const TRANSIENT_CODES: &[&str] = &[
     "KMSThrottlingException",
 ];
 
+/// Error codes that mean "this worker's credentials, permissions or resources are wrong": no
+/// retry and no other message can succeed here either.
+const WORKER_FATAL_CODES: &[&str] = &[
+    "AccessDenied",
+    "AccessDeniedException",
+    "AllAccessDisabled",
+    "InvalidAccessKeyId",
+    "InvalidClientTokenId",
+    "UnrecognizedClientException",
+    "SignatureDoesNotMatch",
+    "IncompleteSignature",
+    "MissingAuthenticationToken",
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "InvalidToken",
+    "AuthFailure",
+    "NoSuchBucket",
+    "ResourceNotFoundException",
+    "AWS.SimpleQueueService.NonExistentQueue",
+    "QueueDoesNotExist",
+    "KMS.AccessDeniedException",
+    "KMS.DisabledException",
+    "KMSAccessDeniedException",
+    "KMSDisabledException",
+];
+
 /// Whether an AWS error code (or DynamoDB cancellation-reason code) is worth retrying.
 pub fn is_transient_code(code: &str) -> bool {
     TRANSIENT_CODES.contains(&code)
 }
 
-/// True when `err` may succeed on retry: throttling, 5xx, 429, timeouts, dispatch (connection)
-/// failures and unreadable responses. Validation, access denied, not found, conditional-check
-/// failures and request construction errors are permanent.
-pub fn classify_sdk_error<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> bool {
+/// Whether an AWS error code says the worker itself is misconfigured (credentials, IAM policy,
+/// a bucket, table or queue that does not exist).
+pub fn is_worker_fatal_code(code: &str) -> bool {
+    WORKER_FATAL_CODES.contains(&code)
+}
+
+/// Transient: throttling, 5xx, 429, timeouts, dispatch (connection) failures and unreadable
+/// responses. Worker-fatal: access denied, bad or expired credentials, a missing bucket, table
+/// or queue, any 403, a request that cannot be built or dispatched (configuration). Everything
+/// else (validation, not found, conditional-check failures) is job-permanent.
+pub fn classify_sdk_error<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> ErrorClass {
     match err {
-        SdkError::TimeoutError(_) => true,
-        SdkError::DispatchFailure(d) => !d.is_user(),
-        SdkError::ResponseError(r) => r.raw().status().as_u16() != 404,
+        SdkError::TimeoutError(_) => ErrorClass::Transient,
+        SdkError::DispatchFailure(d) if d.is_user() => ErrorClass::WorkerFatal,
+        SdkError::DispatchFailure(_) => ErrorClass::Transient,
+        SdkError::ResponseError(r) => match r.raw().status().as_u16() {
+            404 => ErrorClass::JobPermanent,
+            403 => ErrorClass::WorkerFatal,
+            _ => ErrorClass::Transient,
+        },
         SdkError::ServiceError(s) => {
             let status = s.raw().status().as_u16();
-            status >= 500 || status == 429 || s.err().code().is_some_and(is_transient_code)
+            let code = s.err().code();
+            if status >= 500 || status == 429 || code.is_some_and(is_transient_code) {
+                ErrorClass::Transient
+            } else if status == 403 || code.is_some_and(is_worker_fatal_code) {
+                ErrorClass::WorkerFatal
+            } else {
+                ErrorClass::JobPermanent
+            }
         }
-        SdkError::ConstructionFailure(_) => false,
-        _ => false,
+        SdkError::ConstructionFailure(_) => ErrorClass::WorkerFatal,
+        _ => ErrorClass::JobPermanent,
     }
+}
+
+/// True when [`classify_sdk_error`] says a retry may help.
+pub fn is_transient_sdk_error<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> bool {
+    classify_sdk_error(err) == ErrorClass::Transient
 }
 
 /// The AWS error code of a service error, if any.
@@ -72,22 +123,23 @@ pub fn to_pipeline_error<E>(
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    PipelineError::backend(
+    PipelineError::backend_class(
         backend,
         format!("{what}: {}", DisplayErrorContext(err)),
         classify_sdk_error(err),
     )
 }
 
-/// Retries after the first attempt (so at most `1 + RETRIES` calls).
-pub const RETRIES: usize = 3;
+pub use crate::config::retry::ATTEMPTS;
+
+/// The SDK retry setting every adapter client is built with: none, so that [`retry`] is the
+/// only retry layer (the SDK's standard mode would otherwise retry 3 times under each of ours).
+pub fn sdk_retry_disabled() -> aws_config::retry::RetryConfig {
+    aws_config::retry::RetryConfig::disabled()
+}
 
 fn backoff() -> ExponentialBuilder {
-    ExponentialBuilder::default()
-        .with_min_delay(Duration::from_millis(100))
-        .with_max_delay(Duration::from_secs(5))
-        .with_max_times(RETRIES)
-        .with_jitter()
+    crate::config::retry::backoff(ATTEMPTS)
 }
 
 /// Run `op` and retry it with exponential backoff and jitter while `transient(&err)` holds.
@@ -110,7 +162,7 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
 {
-    retry(op, classify_sdk_error).await
+    retry(op, is_transient_sdk_error).await
 }
 
 #[cfg(test)]
@@ -139,39 +191,35 @@ mod tests {
             ("WhateverNew", 503),
             ("WhateverNew", 429),
         ] {
-            assert!(
+            assert_eq!(
                 classify_sdk_error(&service(code, status)),
+                ErrorClass::Transient,
                 "{code} {status}"
             );
         }
         let timeout: SdkError<PutItemError, HttpResponse> = SdkError::timeout_error("slow");
-        assert!(classify_sdk_error(&timeout));
+        assert!(is_transient_sdk_error(&timeout));
         let io: SdkError<PutItemError, HttpResponse> =
             SdkError::dispatch_failure(ConnectorError::io("connection reset".into()));
-        assert!(classify_sdk_error(&io));
+        assert!(is_transient_sdk_error(&io));
         let user: SdkError<PutItemError, HttpResponse> =
             SdkError::dispatch_failure(ConnectorError::user("bad uri".into()));
-        assert!(!classify_sdk_error(&user));
+        assert_eq!(classify_sdk_error(&user), ErrorClass::WorkerFatal);
     }
 
     #[test]
-    fn validation_access_and_conditions_are_permanent() {
+    fn validation_and_conditions_are_job_permanent() {
         for (code, status) in [
             ("ValidationException", 400),
-            ("AccessDeniedException", 400),
-            ("AccessDenied", 403),
             ("ConditionalCheckFailedException", 400),
-            ("ResourceNotFoundException", 400),
             ("NoSuchKey", 404),
         ] {
-            assert!(
-                !classify_sdk_error(&service(code, status)),
+            assert_eq!(
+                classify_sdk_error(&service(code, status)),
+                ErrorClass::JobPermanent,
                 "{code} {status}"
             );
         }
-        let build: SdkError<PutItemError, HttpResponse> =
-            SdkError::construction_failure("no table");
-        assert!(!classify_sdk_error(&build));
         let e = to_pipeline_error("dynamodb", "put job", &service("ThrottlingException", 400));
         assert!(e.is_transient());
         assert!(e.to_string().contains("put job"), "{e}");
@@ -182,8 +230,34 @@ mod tests {
         assert_eq!(error_code(&service("X", 400)), Some("X"));
     }
 
+    #[test]
+    fn permissions_credentials_and_missing_resources_are_worker_fatal() {
+        for (code, status) in [
+            ("AccessDeniedException", 400),
+            ("AccessDenied", 403),
+            ("WhateverNew", 403),
+            ("ResourceNotFoundException", 400),
+            ("NoSuchBucket", 404),
+            ("AWS.SimpleQueueService.NonExistentQueue", 400),
+            ("QueueDoesNotExist", 400),
+            ("ExpiredTokenException", 400),
+            ("UnrecognizedClientException", 400),
+        ] {
+            assert_eq!(
+                classify_sdk_error(&service(code, status)),
+                ErrorClass::WorkerFatal,
+                "{code} {status}"
+            );
+        }
+        let build: SdkError<PutItemError, HttpResponse> =
+            SdkError::construction_failure("no credentials");
+        assert_eq!(classify_sdk_error(&build), ErrorClass::WorkerFatal);
+        let e = to_pipeline_error("s3", "get", &service("AccessDenied", 403));
+        assert!(e.is_worker_fatal(), "{e}");
+    }
+
     #[tokio::test]
-    async fn retries_transient_errors_three_times_and_permanent_never() {
+    async fn one_layer_tries_transient_errors_attempts_times_and_others_once() {
         let calls = AtomicUsize::new(0);
         let r: Result<(), _> = retry_sdk(|| async {
             calls.fetch_add(1, Ordering::SeqCst);
@@ -191,7 +265,7 @@ mod tests {
         })
         .await;
         assert!(r.is_err());
-        assert_eq!(calls.load(Ordering::SeqCst), 1 + RETRIES);
+        assert_eq!(calls.load(Ordering::SeqCst), ATTEMPTS);
 
         let calls = AtomicUsize::new(0);
         let r: Result<(), _> = retry_sdk(|| async {

@@ -1,7 +1,7 @@
 //! AWS adapters: S3 object store, SQS queue, DynamoDB job store, and the resource names the
-//! workers read from their environment. Calls are retried with backoff on transient errors
-//! (throttling, 5xx, timeouts, connection failures) before surfacing as
-//! `PipelineError::Backend { transient: true }`.
+//! workers read from their environment. Each call is retried by one layer ([`retry`], policy in
+//! `config::retry`; the SDK's own retries are off) on transient errors (throttling, 5xx,
+//! timeouts, connection failures) before surfacing as a classified `PipelineError::Backend`.
 pub mod dynamo_items;
 pub mod dynamo_jobs;
 pub mod errors;
@@ -10,7 +10,10 @@ pub mod s3_store;
 pub mod sqs_queue;
 
 pub use dynamo_jobs::DynamoJobStore;
-pub use errors::{classify_sdk_error, is_transient_code, retry, retry_sdk, to_pipeline_error};
+pub use errors::{
+    classify_sdk_error, is_transient_code, is_transient_sdk_error, retry, retry_sdk,
+    to_pipeline_error,
+};
 pub use resources::AwsResources;
 pub use s3_store::S3Store;
 pub use sqs_queue::SqsQueue;

@@ -1,15 +1,20 @@
 //! [`ObjectStore`] over one S3 bucket.
-use super::errors::{classify_sdk_error, retry, retry_sdk, to_pipeline_error};
+use super::errors::{
+    is_transient_sdk_error, retry, retry_sdk, sdk_retry_disabled, to_pipeline_error,
+};
 use crate::domain::keys::{self, KeyKind};
-use crate::ports::object_store::ObjectMeta;
+use crate::ports::object_store::{CompleteUploadError, ObjectMeta, Presigned, UploadedPart};
 use crate::ports::ObjectStore;
 use crate::{PipelineError, Result};
+use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::operation::head_object::HeadObjectError;
+use aws_sdk_s3::presigning::{PresignedRequest, PresigningConfig};
 use aws_sdk_s3::primitives::{ByteStream, Length};
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use aws_sdk_s3::Client;
 use std::collections::HashMap;
 use std::path::Path;
+use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 
 /// Files larger than this are uploaded in parts.
@@ -39,6 +44,7 @@ impl S3Store {
             || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some_and(|v| !v.is_empty());
         let s3conf = aws_sdk_s3::config::Builder::from(conf)
             .force_path_style(custom_endpoint)
+            .retry_config(sdk_retry_disabled())
             .build();
         S3Store {
             client: Client::from_conf(s3conf),
@@ -195,7 +201,37 @@ impl S3Store {
     }
 }
 
-/// Content type for the object kinds the pipeline writes.
+fn presign_config(ttl: Duration) -> Result<PresigningConfig> {
+    PresigningConfig::expires_in(ttl)
+        .map_err(|e| PipelineError::backend(BACKEND, format!("presign: {e}"), false))
+}
+
+fn presigned(p: PresignedRequest) -> Presigned {
+    Presigned {
+        method: p.method().to_string(),
+        url: p.uri().to_string(),
+        headers: p
+            .headers()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v.to_string()))
+            .filter(|(k, _)| k != "host" && k != "content-length")
+            .collect(),
+    }
+}
+
+fn presign_err<E: std::error::Error + Send + Sync + 'static>(
+    what: &str,
+    e: aws_sdk_s3::error::SdkError<E>,
+) -> PipelineError {
+    PipelineError::backend(
+        BACKEND,
+        format!(
+            "presign {what}: {}",
+            aws_sdk_s3::error::DisplayErrorContext(e)
+        ),
+        false,
+    )
+}
+
 /// Object tags for `key`: stereo segments are tagged `stereospot-kind=segment`, which the
 /// output bucket's lifecycle rule expires after a day (S3 rules cannot match `jobs/*/segments/`
 /// by prefix); `final.mp4` is untagged and kept.
@@ -227,7 +263,7 @@ enum GetError {
 impl GetError {
     fn transient(&self) -> bool {
         match self {
-            GetError::Sdk(e) => classify_sdk_error(e),
+            GetError::Sdk(e) => is_transient_sdk_error(e),
             GetError::Stream(_) => true,
             GetError::NotFound | GetError::Local(_) => false,
         }
@@ -383,6 +419,123 @@ impl ObjectStore for S3Store {
         keys.sort();
         keys.dedup();
         Ok(keys)
+    }
+
+    async fn presign_get(
+        &self,
+        key: &str,
+        ttl: Duration,
+        content_type: Option<&str>,
+        disposition: Option<&str>,
+    ) -> Result<Presigned> {
+        self.client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .set_response_content_type(content_type.map(str::to_string))
+            .set_response_content_disposition(disposition.map(str::to_string))
+            .presigned(presign_config(ttl)?)
+            .await
+            .map(presigned)
+            .map_err(|e| presign_err("get", e))
+    }
+
+    async fn presign_put(
+        &self,
+        key: &str,
+        ttl: Duration,
+        content_type: &str,
+        size: u64,
+    ) -> Result<Presigned> {
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .content_length(size as i64)
+            .presigned(presign_config(ttl)?)
+            .await
+            .map(presigned)
+            .map_err(|e| presign_err("put", e))
+    }
+
+    async fn start_upload(&self, key: &str, content_type: &str) -> Result<String> {
+        let out = retry_sdk(|| {
+            self.client
+                .create_multipart_upload()
+                .bucket(&self.bucket)
+                .key(key)
+                .content_type(content_type)
+                .send()
+        })
+        .await
+        .map_err(|e| to_pipeline_error(BACKEND, "create multipart upload", &e))?;
+        out.upload_id()
+            .filter(|u| !u.is_empty())
+            .map(str::to_string)
+            .ok_or_else(|| {
+                PipelineError::backend(BACKEND, "create multipart upload: no upload id", true)
+            })
+    }
+
+    async fn presign_part(
+        &self,
+        key: &str,
+        upload_id: &str,
+        part_number: u32,
+        size: u64,
+        ttl: Duration,
+    ) -> Result<Presigned> {
+        self.client
+            .upload_part()
+            .bucket(&self.bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .part_number(part_number as i32)
+            .content_length(size as i64)
+            .presigned(presign_config(ttl)?)
+            .await
+            .map(presigned)
+            .map_err(|e| presign_err("upload part", e))
+    }
+
+    async fn complete_upload(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: &[UploadedPart],
+    ) -> Result<String, CompleteUploadError> {
+        let parts: Vec<CompletedPart> = parts
+            .iter()
+            .map(|p| {
+                CompletedPart::builder()
+                    .part_number(p.part_number as i32)
+                    .e_tag(p.etag.trim())
+                    .build()
+            })
+            .collect();
+        let done = retry_sdk(|| {
+            self.client
+                .complete_multipart_upload()
+                .bucket(&self.bucket)
+                .key(key)
+                .upload_id(upload_id)
+                .multipart_upload(
+                    CompletedMultipartUpload::builder()
+                        .set_parts(Some(parts.clone()))
+                        .build(),
+                )
+                .send()
+        })
+        .await
+        .map_err(|e| match e.as_service_error().and_then(|s| s.code()) {
+            Some("NoSuchUpload") => CompleteUploadError::NoSuchUpload,
+            Some(code @ ("InvalidPart" | "InvalidPartOrder" | "EntityTooSmall")) => {
+                CompleteUploadError::PartsRefused(code.to_string())
+            }
+            _ => to_pipeline_error(BACKEND, "complete the upload", &e).into(),
+        })?;
+        Ok(done.e_tag().unwrap_or("").to_string())
     }
 
     async fn delete(&self, key: &str) -> Result<()> {

@@ -1,5 +1,5 @@
 //! [`Queue`] over one SQS queue.
-use super::errors::{retry_sdk, to_pipeline_error};
+use super::errors::{retry_sdk, sdk_retry_disabled, to_pipeline_error};
 use crate::ports::{Queue, ReceivedMessage};
 use crate::{PipelineError, Result};
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
@@ -23,8 +23,11 @@ pub struct SqsQueue {
 
 impl SqsQueue {
     pub fn new(conf: &aws_config::SdkConfig, queue_url: &str) -> SqsQueue {
+        let sqs = aws_sdk_sqs::config::Builder::from(conf)
+            .retry_config(sdk_retry_disabled())
+            .build();
         SqsQueue {
-            client: Client::new(conf),
+            client: Client::from_conf(sqs),
             url: queue_url.to_string(),
             name: queue_name(queue_url).to_string(),
             receive_visibility: None,
@@ -53,6 +56,58 @@ impl SqsQueue {
         E: aws_sdk_sqs::error::ProvideErrorMetadata + std::error::Error + 'static,
     {
         to_pipeline_error(BACKEND, &format!("{what} {}", self.name), e)
+    }
+}
+
+/// A queue's own settings, the one source the workers take them from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueSettings {
+    /// The queue's `VisibilityTimeout`.
+    pub visibility: Duration,
+    /// `maxReceiveCount` of its redrive policy (`None`: no dead-letter queue).
+    pub max_receive_count: Option<u32>,
+}
+
+/// `maxReceiveCount` of a RedrivePolicy JSON document (a number or, as SQS returns it, a string).
+pub fn max_receive_count(policy: &str) -> Option<u32> {
+    let v: serde_json::Value = serde_json::from_str(policy).ok()?;
+    match &v["maxReceiveCount"] {
+        serde_json::Value::Number(n) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
+        serde_json::Value::String(s) => s.parse().ok(),
+        _ => None,
+    }
+}
+
+impl SqsQueue {
+    /// Read the queue's visibility timeout and redrive policy. Doubles as the start-up check of
+    /// queue access: a queue that does not exist or may not be read is a worker-fatal error.
+    pub async fn settings(&self) -> Result<QueueSettings> {
+        let out = retry_sdk(|| {
+            self.client
+                .get_queue_attributes()
+                .queue_url(&self.url)
+                .attribute_names(QueueAttributeName::VisibilityTimeout)
+                .attribute_names(QueueAttributeName::RedrivePolicy)
+                .send()
+        })
+        .await
+        .map_err(|e| self.err("read the attributes of", &e))?;
+        let attrs = out.attributes();
+        let get = |a: QueueAttributeName| attrs.and_then(|m| m.get(&a)).map(String::as_str);
+        let visibility = get(QueueAttributeName::VisibilityTimeout)
+            .and_then(|v| v.parse::<u64>().ok())
+            .map(Duration::from_secs)
+            .ok_or_else(|| {
+                PipelineError::backend(
+                    BACKEND,
+                    format!("queue {} reports no VisibilityTimeout", self.name),
+                    false,
+                )
+            })?;
+        Ok(QueueSettings {
+            visibility,
+            max_receive_count: get(QueueAttributeName::RedrivePolicy).and_then(max_receive_count),
+        })
     }
 }
 
@@ -155,6 +210,22 @@ mod tests {
             "stereo-chunking"
         );
         assert_eq!(queue_name("http://127.0.0.1:5000/123456789012/q/"), "q");
+    }
+
+    #[test]
+    fn max_receive_count_from_redrive_policies() {
+        let arn = "arn:aws:sqs:us-east-1:1:q-dlq";
+        assert_eq!(
+            max_receive_count(&format!(
+                r#"{{"deadLetterTargetArn":"{arn}","maxReceiveCount":"4"}}"#
+            )),
+            Some(4)
+        );
+        assert_eq!(
+            max_receive_count(r#"{"deadLetterTargetArn":"x","maxReceiveCount":7}"#),
+            Some(7)
+        );
+        assert_eq!(max_receive_count("not json"), None);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Job store in an embedded SQLite database (WAL): survives a crash or `kill -9`.
 use crate::domain::job::now_millis;
 use crate::domain::{JobId, JobRecord, JobStatus, MediaInfo};
-use crate::ports::job_store::Completion;
+use crate::ports::job_store::{Completion, JobCursor, JobOrder, JobPage};
 use crate::ports::JobStore;
 use crate::{PipelineError, Result};
 use rusqlite::{params, Connection, OptionalExtension};
@@ -26,7 +26,9 @@ CREATE TABLE IF NOT EXISTS jobs (
     frames_done INTEGER NOT NULL DEFAULT 0,
     media TEXT,
     output_key TEXT,
-    error TEXT
+    error TEXT,
+    updated_at INTEGER NOT NULL DEFAULT 0,
+    sweeps INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS segment_completions (
     job_id TEXT NOT NULL,
@@ -62,6 +64,7 @@ impl SqliteJobStore {
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(db_err)?;
         conn.execute_batch(SCHEMA).map_err(db_err)?;
+        migrate(&conn).map_err(db_err)?;
         Ok(SqliteJobStore {
             conn: Mutex::new(conn),
         })
@@ -97,7 +100,7 @@ impl SqliteJobStore {
         args: &[&dyn rusqlite::ToSql],
     ) -> Result<()> {
         let sql = format!(
-            "UPDATE jobs SET status = ?1{extra} WHERE job_id = ?2 AND status NOT IN ('COMPLETED', 'FAILED')"
+            "UPDATE jobs SET status = ?1, updated_at = {NOW}{extra} WHERE job_id = ?2 AND status NOT IN ('COMPLETED', 'FAILED')"
         );
         let (st, jid) = (status.as_str(), id.as_str());
         let mut all: Vec<&dyn rusqlite::ToSql> = vec![&st, &jid];
@@ -105,6 +108,35 @@ impl SqliteJobStore {
         self.with(|c| c.execute(&sql, all.as_slice()).map(|_| ()))
     }
 }
+
+/// Unix milliseconds in SQL.
+const NOW: &str = "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)";
+
+/// Columns added since the first schema (databases of earlier runs resume with them).
+fn migrate(c: &Connection) -> rusqlite::Result<()> {
+    let mut st = c.prepare("SELECT name FROM pragma_table_info('jobs')")?;
+    let cols: Vec<String> = st
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (col, ddl) in [
+        (
+            "updated_at",
+            "ALTER TABLE jobs ADD COLUMN updated_at INTEGER NOT NULL DEFAULT 0",
+        ),
+        (
+            "sweeps",
+            "ALTER TABLE jobs ADD COLUMN sweeps INTEGER NOT NULL DEFAULT 0",
+        ),
+    ] {
+        if !cols.iter().any(|c| c == col) {
+            c.execute_batch(ddl)?;
+        }
+    }
+    Ok(())
+}
+
+const JOB_COLUMNS: &str = "job_id, status, input_bucket, input_key, created_at, completed_at, \
+    segments_total, segments_done, frames_done, media, output_key, error, updated_at, sweeps";
 
 fn row_to_job(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String, JobRecordParts)> {
     Ok((
@@ -121,8 +153,40 @@ fn row_to_job(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String, JobRec
             media: r.get(9)?,
             output_key: r.get(10)?,
             error: r.get(11)?,
+            updated_at: r.get(12)?,
+            sweeps: r.get(13)?,
         },
     ))
+}
+
+fn parts_to_job(job_id: String, status: String, p: JobRecordParts) -> Result<JobRecord> {
+    let corrupt =
+        |what: String| PipelineError::backend("sqlite", format!("job {job_id}: {what}"), false);
+    Ok(JobRecord {
+        job_id: JobId::parse(&job_id).map_err(corrupt)?,
+        status: status.parse().map_err(corrupt)?,
+        input_bucket: p.input_bucket,
+        input_key: p.input_key,
+        created_at: p.created_at,
+        completed_at: p.completed_at,
+        segments_total: p.segments_total,
+        segments_done: p.segments_done,
+        frames_done: p.frames_done.max(0) as u64,
+        media: match p.media {
+            Some(m) => {
+                Some(serde_json::from_str::<MediaInfo>(&m).map_err(|e| corrupt(e.to_string()))?)
+            }
+            None => None,
+        },
+        output_key: p.output_key,
+        error: p.error,
+        updated_at: if p.updated_at > 0 {
+            p.updated_at
+        } else {
+            p.created_at
+        },
+        sweeps: p.sweeps,
+    })
 }
 
 struct JobRecordParts {
@@ -136,6 +200,8 @@ struct JobRecordParts {
     media: Option<String>,
     output_key: Option<String>,
     error: Option<String>,
+    updated_at: i64,
+    sweeps: u32,
 }
 
 #[async_trait::async_trait]
@@ -151,39 +217,12 @@ impl JobStore for SqliteJobStore {
     }
 
     async fn get_job(&self, id: &JobId) -> Result<Option<JobRecord>> {
-        let row = self.with(|c| {
-            c.query_row(
-                "SELECT job_id, status, input_bucket, input_key, created_at, completed_at, segments_total, \
-                 segments_done, frames_done, media, output_key, error FROM jobs WHERE job_id = ?1",
-                [id.as_str()],
-                row_to_job,
-            )
-            .optional()
-        })?;
-        let Some((job_id, status, p)) = row else {
-            return Ok(None);
-        };
-        let corrupt =
-            |what: String| PipelineError::backend("sqlite", format!("job {job_id}: {what}"), false);
-        Ok(Some(JobRecord {
-            job_id: JobId::parse(&job_id).map_err(corrupt)?,
-            status: status.parse().map_err(corrupt)?,
-            input_bucket: p.input_bucket,
-            input_key: p.input_key,
-            created_at: p.created_at,
-            completed_at: p.completed_at,
-            segments_total: p.segments_total,
-            segments_done: p.segments_done,
-            frames_done: p.frames_done.max(0) as u64,
-            media: match p.media {
-                Some(m) => Some(
-                    serde_json::from_str::<MediaInfo>(&m).map_err(|e| corrupt(e.to_string()))?,
-                ),
-                None => None,
-            },
-            output_key: p.output_key,
-            error: p.error,
-        }))
+        let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE job_id = ?1");
+        let row = self.with(|c| c.query_row(&sql, [id.as_str()], row_to_job).optional())?;
+        match row {
+            Some((job_id, status, p)) => parts_to_job(job_id, status, p).map(Some),
+            None => Ok(None),
+        }
     }
 
     async fn set_status(&self, id: &JobId, status: JobStatus) -> Result<()> {
@@ -203,7 +242,7 @@ impl JobStore for SqliteJobStore {
     async fn add_frame_progress(&self, id: &JobId, frames: u64) -> Result<()> {
         self.with(|c| {
             c.execute(
-                "UPDATE jobs SET frames_done = frames_done + ?1 WHERE job_id = ?2",
+                &format!("UPDATE jobs SET frames_done = frames_done + ?1, sweeps = 0, updated_at = {NOW} WHERE job_id = ?2"),
                 params![frames as i64, id.as_str()],
             )
             .map(|_| ())
@@ -218,7 +257,7 @@ impl JobStore for SqliteJobStore {
                 params![id.as_str(), index, frames as i64, now_millis()],
             )? == 1;
             if inserted {
-                tx.execute("UPDATE jobs SET segments_done = segments_done + 1 WHERE job_id = ?1", [id.as_str()])?;
+                tx.execute(&format!("UPDATE jobs SET segments_done = segments_done + 1, sweeps = 0, updated_at = {NOW} WHERE job_id = ?1"), [id.as_str()])?;
             }
             let (done, total): (u32, Option<u32>) = tx.query_row(
                 "SELECT segments_done, segments_total FROM jobs WHERE job_id = ?1",
@@ -257,11 +296,34 @@ impl JobStore for SqliteJobStore {
     async fn complete_job(&self, id: &JobId, output_key: &str) -> Result<()> {
         self.with(|c| {
             c.execute(
-                "UPDATE jobs SET status = 'COMPLETED', output_key = ?1, completed_at = ?2, error = NULL \
-                 WHERE job_id = ?3 AND status != 'FAILED'",
+                "UPDATE jobs SET status = 'COMPLETED', output_key = ?1, completed_at = ?2, updated_at = ?2, \
+                 error = NULL WHERE job_id = ?3 AND status != 'FAILED'",
                 params![output_key, now_millis(), id.as_str()],
             )
             .map(|_| ())
+        })
+    }
+
+    async fn list_jobs(
+        &self,
+        status: JobStatus,
+        order: JobOrder,
+        after: Option<&JobCursor>,
+        limit: usize,
+    ) -> Result<JobPage> {
+        self.list_sync(status, order, after, limit)
+    }
+
+    async fn mark_swept(&self, id: &JobId, seen_updated_at: i64) -> Result<bool> {
+        let sql = format!(
+            // Never back to the value just seen (a sweep within the same millisecond).
+            "UPDATE jobs SET sweeps = sweeps + 1, updated_at = MAX({NOW}, ?2 + 1) WHERE job_id = ?1 \
+             AND status NOT IN ('COMPLETED', 'FAILED') \
+             AND (updated_at = ?2 OR (updated_at = 0 AND created_at = ?2))"
+        );
+        self.with(|c| {
+            c.execute(&sql, params![id.as_str(), seen_updated_at])
+                .map(|n| n == 1)
         })
     }
 
@@ -272,6 +334,55 @@ impl JobStore for SqliteJobStore {
             ", error = ?3, completed_at = ?4",
             &[&reason, &now_millis()],
         )
+    }
+}
+
+impl SqliteJobStore {
+    fn list_sync(
+        &self,
+        status: JobStatus,
+        order: JobOrder,
+        after: Option<&JobCursor>,
+        limit: usize,
+    ) -> Result<JobPage> {
+        let col = match order {
+            JobOrder::Created => "created_at",
+            JobOrder::Completed => "COALESCE(completed_at, 0)",
+        };
+        // Newest first, ties by job id (descending), as the DynamoDB index pages them.
+        let (sort, after_id) = after
+            .map(|c| (c.sort, c.job_id.to_string()))
+            .unwrap_or((i64::MAX, String::new()));
+        let sql = format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE status = ?1 AND \
+             ({col} < ?2 OR ({col} = ?2 AND (?3 = '' OR job_id < ?3))) \
+             ORDER BY {col} DESC, job_id DESC LIMIT ?4"
+        );
+        let want = limit.max(1);
+        let rows = self.with(|c| {
+            let mut st = c.prepare(&sql)?;
+            let rows = st.query_map(
+                params![status.as_str(), sort, after_id, (want + 1) as i64],
+                row_to_job,
+            )?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+        })?;
+        let more = rows.len() > want;
+        let mut jobs = Vec::new();
+        for (id, st, p) in rows.into_iter().take(want) {
+            match parts_to_job(id, st, p) {
+                Ok(j) => jobs.push(j),
+                Err(e) => tracing::warn!(error = %e, "skipping an unreadable job record"),
+            }
+        }
+        let next = match jobs.last() {
+            Some(last) if more => Some(JobCursor {
+                job_id: last.job_id.clone(),
+                sort: order.time_of(last),
+            }),
+            _ => None,
+        };
+        Ok(JobPage { jobs, next })
     }
 }
 
@@ -353,5 +464,54 @@ mod tests {
             (JobStatus::Completed, 2, Some(media()))
         );
         assert_eq!(j.error, None);
+    }
+
+    #[tokio::test]
+    async fn lists_by_status_with_a_cursor_and_marks_sweeps_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteJobStore::open(&dir.path().join("jobs.db")).unwrap();
+        let mut ids = Vec::new();
+        for i in 0..5 {
+            let key = format!("input/{i}.mp4");
+            let mut j = JobRecord::new(JobId::derive("b", &key, "e", ""), "b", &key);
+            j.created_at = 1000 + (i / 2) as i64; // ties on purpose
+            s.create_job(&j).await.unwrap();
+            ids.push(j.job_id);
+        }
+        s.set_chunked(&ids[4], &media(), 1).await.unwrap(); // PROCESSING, not QUEUED
+        let mut seen = Vec::new();
+        let mut after = None;
+        loop {
+            let page = s
+                .list_jobs(JobStatus::Queued, JobOrder::Created, after.as_ref(), 2)
+                .await
+                .unwrap();
+            assert!(page.jobs.len() <= 2);
+            seen.extend(page.jobs.iter().map(|j| (j.created_at, j.job_id.clone())));
+            match page.next {
+                Some(c) => after = Some(c),
+                None => break,
+            }
+        }
+        let mut expected: Vec<(i64, JobId)> = (0..4)
+            .map(|i| (1000 + (i / 2) as i64, ids[i].clone()))
+            .collect();
+        expected.sort_by(|a, b| b.cmp(a));
+        assert_eq!(seen, expected, "newest first, each once");
+
+        let j = s.get_job(&ids[4]).await.unwrap().unwrap();
+        assert!(s.mark_swept(&ids[4], j.updated_at).await.unwrap());
+        assert!(
+            !s.mark_swept(&ids[4], j.updated_at).await.unwrap(),
+            "a second sweeper that read the same record loses"
+        );
+        let swept = s.get_job(&ids[4]).await.unwrap().unwrap();
+        assert_eq!(swept.sweeps, 1);
+        s.add_frame_progress(&ids[4], 5).await.unwrap();
+        assert_eq!(
+            s.get_job(&ids[4]).await.unwrap().unwrap().sweeps,
+            0,
+            "progress resets"
+        );
     }
 }

@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use backon::{BlockingRetryable, ExponentialBuilder};
+use backon::BlockingRetryable;
 
 use super::wire::{self, MAX_REQUEST_BYTES};
 use crate::depth::preprocess::Resampler;
@@ -40,7 +40,7 @@ impl RemoteSettings {
             profile,
             batch: 4,
             timeout: Duration::from_secs(60),
-            max_attempts: 3,
+            max_attempts: crate::config::retry::ATTEMPTS as u32,
             max_request_bytes: MAX_REQUEST_BYTES,
         }
     }
@@ -123,11 +123,8 @@ impl<T: Transport> RemoteEstimator<T> {
 
     fn invoke_with_retry(&self) -> Result<Vec<u8>, DepthError> {
         let attempts = self.settings.max_attempts.max(1);
-        let backoff = ExponentialBuilder::default()
-            .with_min_delay(Duration::from_millis(200))
-            .with_max_delay(Duration::from_secs(5))
-            .with_max_times(attempts as usize - 1)
-            .with_jitter();
+        // The one retry policy of every remote call (config::retry).
+        let backoff = crate::config::retry::backoff(attempts as usize);
         let transport = &self.transport;
         let body = &self.body;
         (|| transport.invoke(body))

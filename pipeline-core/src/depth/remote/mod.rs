@@ -65,7 +65,7 @@ impl std::fmt::Display for Backend {
 /// Defaults of the optional settings.
 pub const DEFAULT_BATCH: usize = 4;
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
-pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
+pub const DEFAULT_MAX_ATTEMPTS: u32 = crate::config::retry::ATTEMPTS as u32;
 
 /// Everything that selects and configures a depth backend.
 #[derive(Debug, Clone, PartialEq)]
@@ -304,7 +304,7 @@ mod tests {
         let args = BackendArgs::from_lookup(lookup(&[])).expect("defaults");
         assert_eq!(args, BackendArgs::default());
         assert_eq!(args.backend, Backend::Local);
-        assert_eq!((args.batch, args.max_attempts), (4, 3));
+        assert_eq!((args.batch, args.max_attempts), (4, 4));
         assert_eq!(args.timeout, Duration::from_secs(60));
         // Empty values count as unset.
         let args = BackendArgs::from_lookup(lookup(&[
