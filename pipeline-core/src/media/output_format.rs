@@ -179,7 +179,9 @@ impl OutputFormat {
         let mut a: Vec<String> = Vec::new();
         let mut push = |v: &[&str]| a.extend(v.iter().map(|s| s.to_string()));
         let filter = format!(
-            "scale=out_color_matrix={}:out_range={}:flags={},format={}",
+            // setsar=1: Matroska's demuxer reads a side-by-side (top-bottom) StereoMode as
+            // pixels twice as wide (tall); the packed frame's pixels are square.
+            "scale=out_color_matrix={}:out_range={}:flags={},format={},setsar=1",
             c.scale_matrix(),
             c.scale_range(),
             sws_flags(self.sixteen_bit),

@@ -495,6 +495,7 @@ fn stereo_layout_is_signalled_to_players() {
                 "{layout} must not claim frame packing"
             ),
         }
+        assert_eq!(v["sample_aspect_ratio"], "1:1", "{layout}: square pixels");
         let handler = v["tags"]["handler_name"].as_str().unwrap_or("");
         assert!(
             handler.contains(layout),
