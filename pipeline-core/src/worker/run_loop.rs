@@ -299,3 +299,170 @@ async fn delete(queue: &dyn Queue, msg: &ReceivedMessage) {
         warn!(error = %e, "delete failed; the message will be redelivered and handled idempotently");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The outcome of each error class, on the local adapters (no processes): a segment whose
+    //! depth backend cannot start (worker-fatal) and a completion whose output vanished
+    //! (job-permanent).
+    use super::*;
+    use crate::adapters::local::{DirObjectStore, MemQueue, SqliteJobStore};
+    use crate::domain::{keys, JobId, JobRecord, JobStatus};
+    use crate::ports::{DepthError, DepthEstimator, DepthEstimatorFactory, JobStore, ObjectStore};
+    use crate::steps::{NoProgress, Settings};
+    use crate::worker::sweeper::object_created_body;
+
+    struct BrokenRuntime;
+    impl DepthEstimatorFactory for BrokenRuntime {
+        fn create(&self) -> Result<Box<dyn DepthEstimator>, DepthError> {
+            Err(DepthError::Runtime("libonnxruntime.so: cannot open".into()))
+        }
+    }
+
+    struct Fixture {
+        ctx: Context,
+        queue: Arc<MemQueue>,
+        job: JobId,
+        _dir: tempfile::TempDir,
+    }
+
+    /// A PROCESSING job of one segment whose source exists (a real 1 s clip) and a message
+    /// announcing `key` on the queue.
+    async fn fixture(key_of: impl Fn(&JobId) -> String) -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let input = DirObjectStore::new(dir.path().join("in"), "in").unwrap();
+        let output = DirObjectStore::new(dir.path().join("out"), "out").unwrap();
+        let jobs = SqliteJobStore::open(&dir.path().join("jobs.db")).unwrap();
+        let job = JobId::derive("in", "input/a.mp4", "e", "");
+        jobs.create_job(&JobRecord::new(job.clone(), "in", "input/a.mp4"))
+            .await
+            .unwrap();
+        let clip = dir.path().join("a.mp4");
+        let ok = std::process::Command::new("ffmpeg")
+            .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
+            .arg("testsrc2=size=64x48:rate=24:duration=1")
+            .args(["-c:v", "libx264", "-preset", "ultrafast"])
+            .arg(&clip)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "ffmpeg (make deps)");
+        let media = crate::media::probe(&clip).unwrap();
+        jobs.set_chunked(&job, &media, 1).await.unwrap();
+        let src = keys::source_segment_key_ext(&job, 0, "ts");
+        input.put_file(&src, &clip, &[]).await.unwrap();
+        let queue = Arc::new(MemQueue::new("q"));
+        queue
+            .send(&object_created_body("in", &key_of(&job), "e", 1))
+            .await
+            .unwrap();
+        let ctx = Context {
+            input: Arc::new(input),
+            output: Arc::new(output),
+            jobs: Arc::new(jobs),
+            reassembly_queue: Arc::new(MemQueue::new("r")),
+            depth: Arc::new(BrokenRuntime),
+            settings: Settings::default(),
+            scratch: dir.path().join("scratch"),
+            progress: Arc::new(NoProgress),
+        };
+        Fixture {
+            ctx,
+            queue,
+            job,
+            _dir: dir,
+        }
+    }
+
+    fn opts(on_worker_fatal: OnWorkerFatal) -> LoopOptions {
+        LoopOptions {
+            wait: Duration::from_millis(50),
+            grace: Duration::from_secs(5),
+            on_worker_fatal,
+            ..LoopOptions::default()
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn worker_fatal_releases_the_message_stops_the_loop_and_leaves_the_job() {
+        let f = fixture(|j| keys::source_segment_key_ext(j, 0, "ts")).await;
+        let (_stop, rx) = watch::channel(false);
+        let exit = tokio::time::timeout(
+            Duration::from_secs(30),
+            run_loop(
+                f.ctx.clone(),
+                f.queue.clone(),
+                Role::Stereo,
+                opts(OnWorkerFatal::StopWorker),
+                rx,
+            ),
+        )
+        .await
+        .expect("the loop stops by itself");
+        let LoopExit::Fatal(reason) = exit else {
+            panic!("expected a fatal exit, got {exit:?}")
+        };
+        assert!(reason.contains("cannot open"), "{reason}");
+        // Released at once: visible again, for another worker.
+        let again = f.queue.receive(1, Duration::ZERO).await.unwrap();
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].receive_count, 2);
+        let job = f.ctx.jobs.get_job(&f.job).await.unwrap().unwrap();
+        assert_eq!((job.status, job.error), (JobStatus::Processing, None));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn worker_fatal_in_a_local_run_fails_the_job_with_the_reason() {
+        let f = fixture(|j| keys::source_segment_key_ext(j, 0, "ts")).await;
+        let (stop, rx) = watch::channel(false);
+        let lp = tokio::spawn(run_loop(
+            f.ctx.clone(),
+            f.queue.clone(),
+            Role::Stereo,
+            opts(OnWorkerFatal::FailJob),
+            rx,
+        ));
+        let mut failed = None;
+        for _ in 0..300 {
+            let j = f.ctx.jobs.get_job(&f.job).await.unwrap().unwrap();
+            if j.status == JobStatus::Failed {
+                failed = j.error;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        stop.send(true).unwrap();
+        assert_eq!(lp.await.unwrap(), LoopExit::Stopped);
+        assert!(failed.is_some_and(|e| e.contains("cannot open")));
+        assert!(f.queue.is_empty(), "message deleted");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_vanished_output_fails_the_job_once_and_deletes_the_message() {
+        let f = fixture(|j| keys::output_segment_key(j, 0)).await;
+        let (stop, rx) = watch::channel(false);
+        let lp = tokio::spawn(run_loop(
+            f.ctx.clone(),
+            f.queue.clone(),
+            Role::Complete,
+            opts(OnWorkerFatal::StopWorker),
+            rx,
+        ));
+        let mut failed = None;
+        for _ in 0..300 {
+            let j = f.ctx.jobs.get_job(&f.job).await.unwrap().unwrap();
+            if j.status == JobStatus::Failed {
+                failed = j.error;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        stop.send(true).unwrap();
+        assert_eq!(
+            lp.await.unwrap(),
+            LoopExit::Stopped,
+            "bad data does not stop the worker"
+        );
+        assert!(failed.is_some_and(|e| e.contains("vanished")));
+        assert!(f.queue.is_empty(), "message deleted");
+    }
+}
