@@ -168,6 +168,45 @@ fn colour_error(input: &Path, output: &Path, n: u32) -> (f64, f64) {
     (mad(&a, &b), mad(&a, &c))
 }
 
+/// Every frame of `path` as gray bytes (no CFR duplication: `-fps_mode passthrough`), after
+/// the filter `vf` (crop / scale), `w`x`h` each.
+fn gray_frames(path: &Path, vf: &str, w: usize, h: usize) -> Vec<Vec<u8>> {
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-nostdin", "-i"])
+        .arg(path)
+        .args([
+            "-fps_mode",
+            "passthrough",
+            "-vf",
+            &format!("{vf},format=gray"),
+        ])
+        .args(["-f", "rawvideo", "-"])
+        .output()
+        .expect("ffmpeg");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout.chunks_exact(w * h).map(<[u8]>::to_vec).collect()
+}
+
+/// A 1 s 160x90 8-bit H.264 clip.
+fn tiny_clip(dir: &Path, name: &str) -> PathBuf {
+    let p = dir.join(name);
+    let src = "testsrc2=size=160x90:rate=10:duration=1";
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        src,
+        "-c:v",
+        "libx264",
+        p.to_str().unwrap(),
+    ]);
+    p
+}
+
 fn run_convert(input: &Path, dir: &Path, args: &[&str]) -> (PathBuf, Value) {
     std::fs::create_dir_all(dir).unwrap();
     let output = dir.join(format!(
@@ -236,25 +275,8 @@ fn vfr_keeps_every_frame_time_across_segments_and_audio_in_sync() {
     assert!((t130 - 5.0).abs() < 1e-3, "frame 130 at {t130} s");
 
     // The flash frame, found by its brightness, sits at 6.0 s; the tone starts with it.
-    // Every decoded frame, no CFR duplication (`-fps_mode passthrough`), left view only.
-    let out = Command::new("ffmpeg")
-        .args(["-v", "error", "-nostdin", "-i"])
-        .arg(&output)
-        .args([
-            "-fps_mode",
-            "passthrough",
-            "-vf",
-            "crop=320:180:0:0",
-            "-f",
-            "rawvideo",
-            "-pix_fmt",
-            "gray",
-            "-",
-        ])
-        .output()
-        .expect("ffmpeg");
-    assert!(out.status.success());
-    let frames: Vec<&[u8]> = out.stdout.chunks_exact(320 * 180).collect();
+    // Every decoded frame, left view only.
+    let frames = gray_frames(&output, "crop=320:180:0:0", 320, 180);
     assert_eq!(frames.len(), pout.len(), "decoded frames");
     let flash = frames
         .iter()
@@ -457,16 +479,7 @@ fn hlg_keeps_its_transfer_and_ten_bits() {
 #[test]
 fn stereo_layout_is_signalled_to_players() {
     let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("tiny.mp4");
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc2=size=160x90:rate=10:duration=1",
-        "-c:v",
-        "libx264",
-        input.to_str().unwrap(),
-    ]);
+    let input = tiny_clip(dir.path(), "tiny.mp4");
     for (layout, kind) in [
         ("full-sbs", Some("side by side")),
         ("half-tb", Some("top and bottom")),
@@ -507,16 +520,7 @@ fn stereo_layout_is_signalled_to_players() {
 #[test]
 fn output_codec_and_pix_fmt_can_be_overridden() {
     let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("eight.mp4");
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc2=size=160x90:rate=10:duration=1",
-        "-c:v",
-        "libx264",
-        input.to_str().unwrap(),
-    ]);
+    let input = tiny_clip(dir.path(), "eight.mp4");
     for (args, codec, pix, profile) in [
         (
             vec!["--pix-fmt", "yuv420p10le"],
@@ -590,28 +594,8 @@ fn open_gop_hevc_keeps_every_frame_across_segments() {
     }
     // The frames are the right pictures, in order: each output left view matches its input
     // frame far better than its neighbours do (testsrc2 moves every frame).
-    let decode = |p: &Path, crop: &str| -> Vec<Vec<u8>> {
-        let out = Command::new("ffmpeg")
-            .args(["-v", "error", "-nostdin", "-i"])
-            .arg(p)
-            .args([
-                "-fps_mode",
-                "passthrough",
-                "-vf",
-                &format!("crop={crop},scale=80:45,format=gray"),
-            ])
-            .args(["-f", "rawvideo", "-"])
-            .output()
-            .expect("ffmpeg");
-        out.stdout
-            .chunks_exact(80 * 45)
-            .map(<[u8]>::to_vec)
-            .collect()
-    };
-    let (fi, fo) = (
-        decode(&input, "320:180:0:0"),
-        decode(&output, "320:180:0:0"),
-    );
+    let decode = |p: &Path| gray_frames(p, "crop=320:180:0:0,scale=80:45", 80, 45);
+    let (fi, fo) = (decode(&input), decode(&output));
     assert_eq!(fo.len(), 144);
     for i in [46usize, 47, 48, 94, 95, 96] {
         let same = mad(&fi[i], &fo[i]);
