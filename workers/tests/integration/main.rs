@@ -12,6 +12,7 @@ mod convert;
 mod coordination_bench;
 mod faithful;
 mod inference;
+mod models;
 mod resume;
 mod tracks;
 mod util;
