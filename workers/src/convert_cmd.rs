@@ -2,12 +2,13 @@
 use crate::progress::ConsoleProgress;
 use clap::Args;
 use pipeline_core::convert::{convert, ConvertOptions, ConvertSummary};
+use pipeline_core::depth::catalog;
 use pipeline_core::depth::remote::{build_factory, Backend, BackendArgs};
 use pipeline_core::media::{EncodeSettings, PixFmt, VideoCodec};
 use pipeline_core::steps::{Settings, StereoSettings};
 use pipeline_core::stereo::{Layout, StereoParams};
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 #[derive(Debug, Args)]
@@ -26,7 +27,8 @@ pub struct ConvertArgs {
     /// Which depth sits on the screen plane: 0 = farthest, 1 = nearest.
     #[arg(long, default_value_t = 0.5)]
     pub convergence: f32,
-    /// ONNX depth model (default: the embedded stereospot-cues heuristic model).
+    /// ONNX depth model: a file, or a name fetched with `stereospot models fetch NAME` (see
+    /// `stereospot models list`; default: the embedded stereospot-cues heuristic model).
     #[arg(long)]
     pub model: Option<PathBuf>,
     /// stereospot-cues | depth-anything-v2 | midas-small
@@ -94,12 +96,12 @@ fn default_workdir() -> PathBuf {
 
 /// Settings that change the output: part of the job id, so a re-run with other settings is a
 /// new job rather than a resume of mismatched segments.
-fn fingerprint(a: &ConvertArgs) -> String {
-    let model = match &a.model {
+fn fingerprint(a: &ConvertArgs, model: Option<&Path>, profile: Option<&str>) -> String {
+    let model = match model {
         None => "embedded".to_string(),
         Some(p) => {
             let len = std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
-            let canon = p.canonicalize().unwrap_or_else(|_| p.clone());
+            let canon = p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
             format!("{}:{len}", canon.display())
         }
     };
@@ -120,7 +122,7 @@ fn fingerprint(a: &ConvertArgs) -> String {
         a.layout,
         a.divergence,
         a.convergence,
-        a.model_profile.as_deref().unwrap_or(""),
+        profile.unwrap_or(""),
         a.segment_seconds,
         a.preset,
         a.crf
@@ -141,12 +143,18 @@ pub async fn run(args: ConvertArgs) -> anyhow::Result<ConvertSummary> {
     if args.crf > 51 {
         anyhow::bail!("--crf must be 0..51");
     }
+    let workdir = args.workdir.clone().unwrap_or_else(default_workdir);
+    let (model, profile) = resolve_model(
+        args.model.as_deref(),
+        args.model_profile.as_deref(),
+        &catalog::models_dir_from_env(Some(&workdir)),
+    )?;
     // Load and check the model before touching any file: a bad model fails in a second.
     let factory = build_factory(
         &BackendArgs {
             backend: args.inference_backend,
-            model: args.model.clone(),
-            profile: args.model_profile.clone(),
+            model: model.clone(),
+            profile: profile.clone(),
             device: args.device.clone(),
             batch: args.batch,
             inference_url: args.inference_url.clone(),
@@ -170,13 +178,13 @@ pub async fn run(args: ConvertArgs) -> anyhow::Result<ConvertSummary> {
                 pix_fmt: args.pix_fmt,
             },
         },
-        job_salt: fingerprint(&args),
+        job_salt: fingerprint(&args, model.as_deref(), profile.as_deref()),
         ..Settings::default()
     };
     let opts = ConvertOptions {
         input: args.input.clone(),
         output: args.output.clone(),
-        workdir: args.workdir.clone().unwrap_or_else(default_workdir),
+        workdir,
         settings,
         // Two segments at once even on 2 cores: one pipeline's start-up and drain overlap the
         // other's steady state (measured: +14% fps on 2 cores, see BENCHMARKS.md).
@@ -197,6 +205,29 @@ pub async fn run(args: ConvertArgs) -> anyhow::Result<ConvertSummary> {
     Ok(summary)
 }
 
+/// `--model` and `--model-profile` as the factory takes them: a path stays a path (as before);
+/// a value that is not a file and looks like a name (no `/`, no extension) is a registry model,
+/// resolved to its downloaded file in `models_dir` and, unless `--model-profile` is given, its
+/// profile. Unknown names list the known ones; a known name not fetched yet says how to fetch it.
+pub fn resolve_model(
+    model: Option<&Path>,
+    profile: Option<&str>,
+    models_dir: &Path,
+) -> Result<(Option<PathBuf>, Option<String>), catalog::CatalogError> {
+    let profile = profile.map(str::to_string);
+    let Some(model) = model else {
+        return Ok((None, profile));
+    };
+    match model.to_str() {
+        Some(name) if !model.exists() && catalog::looks_like_name(name) => {
+            let resolved = catalog::resolve(name, models_dir)?;
+            let profile = profile.or_else(|| Some(resolved.entry.profile.to_string()));
+            Ok((Some(resolved.path), profile))
+        }
+        _ => Ok((Some(model.to_path_buf()), profile)),
+    }
+}
+
 /// The one warning line for what the output does not carry (None when it carries everything).
 pub fn dropped_warning(dropped: &[String]) -> Option<String> {
     (!dropped.is_empty()).then(|| {
@@ -209,7 +240,45 @@ pub fn dropped_warning(dropped: &[String]) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::dropped_warning;
+    use super::{dropped_warning, resolve_model};
+    use std::path::Path;
+
+    #[test]
+    fn model_names_resolve_and_paths_stay_paths() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let models = dir.path();
+        assert_eq!(resolve_model(None, None, models), Ok((None, None)));
+        let path = Path::new("/m/model.onnx");
+        assert_eq!(
+            resolve_model(Some(path), Some("midas-small"), models),
+            Ok((Some(path.to_path_buf()), Some("midas-small".into())))
+        );
+        let err = resolve_model(Some(Path::new("midas-small")), None, models)
+            .expect_err("not fetched")
+            .to_string();
+        assert!(err.contains("stereospot models fetch midas-small"), "{err}");
+        let err = resolve_model(Some(Path::new("dpt-large")), None, models)
+            .expect_err("unknown")
+            .to_string();
+        assert!(
+            err.contains("depth-anything-v2-small, midas-small"),
+            "{err}"
+        );
+        let file = models.join("depth-anything-v2-small.onnx");
+        std::fs::write(&file, b"onnx").expect("write");
+        assert_eq!(
+            resolve_model(Some(Path::new("depth-anything-v2-small")), None, models),
+            Ok((Some(file.clone()), Some("depth-anything-v2".into())))
+        );
+        assert_eq!(
+            resolve_model(
+                Some(Path::new("depth-anything-v2-small")),
+                Some("stereospot-cues"),
+                models
+            ),
+            Ok((Some(file), Some("stereospot-cues".into())))
+        );
+    }
 
     #[test]
     fn one_warning_line_lists_everything_dropped() {

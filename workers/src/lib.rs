@@ -5,6 +5,7 @@ pub mod aws_worker;
 pub mod convert_cmd;
 pub mod inference_server;
 pub mod logging;
+pub mod models_cmd;
 pub mod progress;
 #[cfg(feature = "aws")]
 pub mod web;

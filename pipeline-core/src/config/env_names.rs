@@ -43,6 +43,9 @@ pub const DIVERGENCE: &str = "DIVERGENCE";
 pub const CONVERGENCE: &str = "CONVERGENCE";
 /// Path to an ONNX depth model (embedded stereospot-cues model).
 pub const MODEL_PATH: &str = "MODEL_PATH";
+/// Registry name of a model fetched with `stereospot models fetch` (instead of MODEL_PATH): its
+/// file in $STEREOSPOT_MODELS (else ~/.cache/stereospot/models) and its profile.
+pub const MODEL_NAME: &str = "MODEL_NAME";
 /// Profile of MODEL_PATH: stereospot-cues | depth-anything-v2 | midas-small.
 pub const MODEL_PROFILE: &str = "MODEL_PROFILE";
 /// cpu | cuda | tensorrt | auto (auto).

@@ -2,11 +2,14 @@
 //!
 //! The default model is StereoSpot's own monocular-cue heuristic (`models/stereospot-cues.onnx`,
 //! embedded in the binary); learned models (Depth Anything V2 Small, MiDaS v2.1 small) are files
-//! the user passes with a profile. See `docs/models.md`.
+//! the user passes with a profile, or fetches by name from the registry ([`catalog`],
+//! [`download`]: `stereospot models fetch NAME`). See `docs/models.md`.
 use std::path::{Path, PathBuf};
 
 use crate::ports::depth::DepthError;
 
+pub mod catalog;
+pub mod download;
 pub mod io_check;
 pub mod ort_backend;
 pub mod postprocess;

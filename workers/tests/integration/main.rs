@@ -16,6 +16,7 @@ mod convert;
 mod coordination_bench;
 mod faithful;
 mod inference;
+mod models;
 mod resume;
 #[path = "../../../pipeline-core/tests/support/tools.rs"]
 mod tools;

@@ -134,6 +134,7 @@ impl BackendArgs {
     pub const ENV_VARS: &'static [&'static str] = &[
         env_names::INFERENCE_BACKEND,
         env_names::MODEL_PATH,
+        env_names::MODEL_NAME,
         env_names::MODEL_PROFILE,
         env_names::DEPTH_DEVICE,
         env_names::DEPTH_BATCH_SIZE,
@@ -165,6 +166,9 @@ impl BackendArgs {
             sagemaker_endpoint: non_empty(&get, env_names::SAGEMAKER_ENDPOINT_NAME),
             ..BackendArgs::default()
         };
+        if let Some(name) = non_empty(&get, env_names::MODEL_NAME) {
+            args.apply_model_name(&name, &get)?;
+        }
         if let Some(b) = parse_var::<usize>(
             &get,
             env_names::DEPTH_BATCH_SIZE,
@@ -175,6 +179,30 @@ impl BackendArgs {
         }
         args.apply_tuning_from(&get)?;
         Ok(args)
+    }
+
+    /// `MODEL_NAME`: a registry model, resolved to its downloaded file and (unless
+    /// `MODEL_PROFILE` says otherwise) its profile. Excludes `MODEL_PATH`.
+    fn apply_model_name(
+        &mut self,
+        name: &str,
+        get: &impl Fn(&str) -> Option<String>,
+    ) -> Result<(), DepthError> {
+        if self.model.is_some() {
+            return Err(DepthError::Config(format!(
+                "set {} or {}, not both",
+                env_names::MODEL_NAME,
+                env_names::MODEL_PATH
+            )));
+        }
+        let dir = crate::depth::catalog::models_dir(get, None);
+        let resolved = crate::depth::catalog::resolve(name, &dir)
+            .map_err(|e| DepthError::Config(format!("{}: {e}", env_names::MODEL_NAME)))?;
+        self.model = Some(resolved.path);
+        if self.profile.is_none() {
+            self.profile = Some(resolved.entry.profile.to_string());
+        }
+        Ok(())
     }
 
     /// Read only the remote call tuning (`INFERENCE_TIMEOUT_SECONDS`, `INFERENCE_MAX_ATTEMPTS`)
@@ -336,6 +364,41 @@ mod tests {
         let s = args.remote_settings().expect("settings");
         assert_eq!(s.profile.name, "midas-small");
         assert_eq!((s.batch, s.max_attempts), (12, 1));
+    }
+
+    #[test]
+    fn model_name_resolves_to_the_fetched_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let models = dir.path().to_str().expect("utf-8").to_string();
+        let vars = [
+            ("MODEL_NAME", "midas-small"),
+            ("STEREOSPOT_MODELS", &models),
+        ];
+        let err = BackendArgs::from_lookup(lookup(&vars)).expect_err("not fetched");
+        assert!(
+            err.to_string().contains("MODEL_NAME")
+                && err
+                    .to_string()
+                    .contains("stereospot models fetch midas-small"),
+            "{err}"
+        );
+        let file = dir.path().join("midas-v21-small-256.onnx");
+        std::fs::write(&file, b"onnx").expect("write");
+        let args = BackendArgs::from_lookup(lookup(&vars)).expect("resolved");
+        assert_eq!(args.model.as_deref(), Some(file.as_path()));
+        assert_eq!(args.profile.as_deref(), Some("midas-small"));
+        let with_profile = [
+            ("MODEL_NAME", "midas-small"),
+            ("STEREOSPOT_MODELS", &models),
+            ("MODEL_PROFILE", "stereospot-cues"),
+        ];
+        let args = BackendArgs::from_lookup(lookup(&with_profile)).expect("resolved");
+        assert_eq!(args.profile.as_deref(), Some("stereospot-cues"));
+        let both = [("MODEL_NAME", "midas-small"), ("MODEL_PATH", "/m/x.onnx")];
+        let err = BackendArgs::from_lookup(lookup(&both)).expect_err("both");
+        assert!(err.to_string().contains("not both"), "{err}");
+        let err = BackendArgs::from_lookup(lookup(&[("MODEL_NAME", "dpt")])).expect_err("unknown");
+        assert!(err.to_string().contains("depth-anything-v2-small"), "{err}");
     }
 
     #[test]
