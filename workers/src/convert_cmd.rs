@@ -34,7 +34,7 @@ pub struct ConvertArgs {
     /// stereospot-cues | depth-anything-v2 | midas-small
     #[arg(long)]
     pub model_profile: Option<String>,
-    /// cpu | cuda | tensorrt | auto (auto falls back to CPU with a warning)
+    /// cpu | cuda | tensorrt | auto (auto falls back to CPU; `--json` says so in device_note)
     #[arg(long, default_value = "auto")]
     pub device: String,
     /// Frames per inference call.
