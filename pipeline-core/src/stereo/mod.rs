@@ -62,6 +62,8 @@
 //!
 //! With the dev profile (opt-level 1) rgb24 takes 2.8-6.3 ms per frame at 640x360.
 pub mod anaglyph;
+#[doc(hidden)]
+pub mod baseline;
 mod compose;
 mod dibr;
 mod layout;
@@ -71,12 +73,14 @@ mod sample;
 #[cfg(test)]
 mod tests;
 
+#[doc(hidden)]
+pub use dibr::{Fill, Tuning};
 pub use layout::{Layout, ParseLayoutError};
 pub use params::StereoParams;
 pub use sample::{rgb48_to_rgb24, SampleFormat};
 
 use crate::ports::depth::{DepthMap, FrameRef};
-use dibr::{fill_holes_row, gather_row, round_offset, warp_row};
+use dibr::{dilate_row, fill_holes_row, gather_row, round_offset, warp_view};
 use resample::DepthResampler;
 use sample::Sample;
 
@@ -91,14 +95,18 @@ pub struct Renderer {
     format: SampleFormat,
     layout: Layout,
     params: StereoParams,
+    tuning: Tuning,
     resampler: DepthResampler,
-    /// Nearness of the current row at frame width.
+    /// Nearness of the current row at frame width, then after edge dilation.
     near_row: Vec<f32>,
-    /// Row z-buffers and source-column indices for each view.
+    near_dil: Vec<f32>,
+    /// Per-eye shift of the current row (px).
+    shift_row: Vec<f32>,
+    /// Row z-buffers and source positions (fixed point, see `dibr`) for each view.
     z_left: Vec<f32>,
     z_right: Vec<f32>,
-    idx_left: Vec<u32>,
-    idx_right: Vec<u32>,
+    pos_left: Vec<u32>,
+    pos_right: Vec<u32>,
     /// The two full-size views, packed in `format`.
     left: Vec<u8>,
     right: Vec<u8>,
@@ -162,12 +170,15 @@ impl Renderer {
             format,
             layout,
             params,
+            tuning: Tuning::default(),
             resampler: DepthResampler::new(w, h),
             near_row: vec![0.0; w],
+            near_dil: vec![0.0; w],
+            shift_row: vec![0.0; w],
             z_left: vec![0.0; w],
             z_right: vec![0.0; w],
-            idx_left: vec![0; w],
-            idx_right: vec![0; w],
+            pos_left: vec![0; w],
+            pos_right: vec![0; w],
             left: vec![0; frame_len],
             right: vec![0; frame_len],
         }
@@ -189,6 +200,13 @@ impl Renderer {
     /// Changes strength for the next frames (validated on render).
     pub fn set_params(&mut self, params: StereoParams) {
         self.params = params;
+    }
+
+    /// Replaces the rendering settings that are not part of the API (for the quality
+    /// benchmark's comparisons).
+    #[doc(hidden)]
+    pub fn set_tuning(&mut self, tuning: Tuning) {
+        self.tuning = tuning;
     }
 
     /// Input frame size.
@@ -324,25 +342,39 @@ impl Renderer {
     ) -> Result<(), String> {
         debug_assert_eq!(S::PIXEL, self.format.bytes_per_pixel());
         self.check_inputs(frame, depth, depth_w, depth_h)?;
-        let w = self.width as usize;
+        let (w, h) = (self.width as usize, self.height as usize);
         let row = S::PIXEL * w;
         let k = self.params.shift_scale(self.width);
         let conv = self.params.convergence;
         let off = round_offset(k);
+        let t = self.tuning;
+        let edge = t.edge_px.clamp(0.0, 0.95);
+        // The edge threshold in nearness units (no shift at all when k is 0: nothing to do).
+        let gate = if k > 0.0 { edge / k } else { f32::INFINITY };
         self.resampler.configure(depth_w as usize, depth_h as usize);
-        let rows = frame
-            .chunks_exact(row)
-            .zip(self.left.chunks_exact_mut(row))
+        let views = self
+            .left
+            .chunks_exact_mut(row)
             .zip(self.right.chunks_exact_mut(row));
-        for (y, ((src, dst_l), dst_r)) in rows.enumerate() {
+        for (y, (dst_l, dst_r)) in views.enumerate() {
             self.resampler.row(depth, y, &mut self.near_row);
-            let (zl, il) = (&mut self.z_left, &mut self.idx_left);
-            let (zr, ir) = (&mut self.z_right, &mut self.idx_right);
-            warp_row(&self.near_row, k, conv, off, zl, il, zr, ir);
-            fill_holes_row(&self.z_left, &mut self.idx_left, true);
-            fill_holes_row(&self.z_right, &mut self.idx_right, false);
-            gather_row::<S>(src, &self.idx_left, dst_l);
-            gather_row::<S>(src, &self.idx_right, dst_r);
+            let near = if t.dilate > 0 && k > 0.0 {
+                dilate_row(&self.near_row, t.dilate, gate, &mut self.near_dil);
+                &self.near_dil
+            } else {
+                &self.near_row
+            };
+            for (s, &n) in self.shift_row.iter_mut().zip(near) {
+                *s = k * (n - conv);
+            }
+            let (zl, pl) = (&mut self.z_left, &mut self.pos_left);
+            let (zr, pr) = (&mut self.z_right, &mut self.pos_right);
+            warp_view(&self.shift_row, near, 1.0, edge, off, zl, pl);
+            warp_view(&self.shift_row, near, -1.0, edge, off, zr, pr);
+            fill_holes_row(zl, pl, near, gate, true, t.fill);
+            fill_holes_row(zr, pr, near, gate, false, t.fill);
+            gather_row::<S>(frame, w, h, y, pl, dst_l);
+            gather_row::<S>(frame, w, h, y, pr, dst_r);
         }
         Ok(())
     }
