@@ -76,7 +76,7 @@ fn main() -> Result<(), String> {
             let variants = [
                 ("subpixel, copy fill, no dilation", 0, Fill::Copy),
                 ("subpixel + mirror fill", 0, Fill::Mirror),
-                ("subpixel + mirror fill, 3 rows", 0, Fill::MirrorRows),
+                ("subpixel + mirror fill, 5 rows", 0, Fill::MirrorRows),
                 ("new default (+ dilation 1)", 1, Fill::MirrorRows),
                 ("  with dilation 2", 2, Fill::MirrorRows),
             ];
@@ -280,7 +280,8 @@ fn texture(seed: u32, u: f32, v: f32) -> [u8; 3] {
         for j in 0..4 {
             let (f, a) = (0.012 + 0.17 * next(), 2.0 * std::f32::consts::PI * next());
             let (fx, fy) = (f * a.cos(), f * a.sin());
-            let ph = 6.28 * next();
+            // (628 / 100 rather than TAU: the phases the published numbers were measured with.)
+            let ph = 628.0 / 100.0 * next();
             let s = (2.0 * std::f32::consts::PI * (fx * u + fy * v) + ph).sin();
             acc += if (i + j) % 3 == 0 {
                 (3.0 * s).tanh()

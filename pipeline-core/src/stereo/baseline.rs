@@ -9,7 +9,7 @@ const EMPTY: f32 = -1.0;
 
 /// Integer offset that keeps `shift + 0.5 + offset` positive for every nearness in `[0, 1]`,
 /// so that truncation (`as i32`) is `floor` without a libm call.
-fn round_offset(k: f32) -> i32 {
+pub(super) fn round_offset(k: f32) -> i32 {
     k.abs().ceil() as i32 + 2
 }
 
@@ -21,7 +21,7 @@ fn round_offset(k: f32) -> i32 {
 /// nearness means equal shift, so two distinct sources never tie on one target).
 /// All slices are `near.len()` long; `off` comes from [`round_offset`]`(k)`.
 #[allow(clippy::too_many_arguments)]
-fn warp_row(
+pub(super) fn warp_row(
     near: &[f32],
     k: f32,
     conv: f32,
@@ -61,7 +61,7 @@ fn warp_row(
 /// `prefer_left` (use it for the left view, whose disocclusions open on the left of near
 /// objects), else the right one. A run touching the image edge takes its only neighbour; a row
 /// with no written pixel at all (impossible within the parameter limits) becomes the identity.
-fn fill_holes_row(z: &[f32], idx: &mut [u32], prefer_left: bool) {
+pub(super) fn fill_holes_row(z: &[f32], idx: &mut [u32], prefer_left: bool) {
     let w = z.len();
     let idx = &mut idx[..w];
     let mut x = 0;
@@ -100,7 +100,7 @@ fn fill_holes_row(z: &[f32], idx: &mut [u32], prefer_left: bool) {
 
 /// Copies colours: `dst[t] = src[idx[t]]` for packed RGB rows of `S` samples (`idx` values <
 /// src pixels).
-fn gather_row<S: Sample>(src: &[u8], idx: &[u32], dst: &mut [u8]) {
+pub(super) fn gather_row<S: Sample>(src: &[u8], idx: &[u32], dst: &mut [u8]) {
     for (d, &i) in dst.chunks_exact_mut(S::PIXEL).zip(idx) {
         S::copy_pixel(&src[i as usize * S::PIXEL..], d);
     }

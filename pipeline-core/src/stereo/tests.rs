@@ -854,6 +854,43 @@ fn timing_640x360() {
             );
         }
     }
+    // The old renderer (integer warp, `baseline`) against the new one on the same frame, full
+    // views only (no packing), rounds interleaved.
+    let (w, h) = (640usize, 360usize);
+    let (rgb, depth) = timing_inputs(w, h, dw, dh);
+    let p = StereoParams::default();
+    let mut r = Renderer::new(w as u32, h as u32, Layout::FullSbs, p);
+    let mut rs = resample::DepthResampler::new(w, h);
+    let (mut near, mut zl, mut zr) = (vec![0.0f32; w], vec![0.0f32; w], vec![0.0f32; w]);
+    let (mut il, mut ir) = (vec![0u32; w], vec![0u32; w]);
+    let (mut vl, mut vr) = (vec![0u8; w * h * 3], vec![0u8; w * h * 3]);
+    let k = p.shift_scale(w as u32);
+    let off = baseline::round_offset(k);
+    let ms = best_ms_pair(
+        100,
+        || {
+            rs.configure(dw, dh);
+            for y in 0..h {
+                rs.row(&depth, y, &mut near);
+                baseline::warp_row(&near, k, 0.5, off, &mut zl, &mut il, &mut zr, &mut ir);
+                baseline::fill_holes_row(&zl, &mut il, true);
+                baseline::fill_holes_row(&zr, &mut ir, false);
+                let (s, d) = (&rgb[y * w * 3..][..w * 3], y * w * 3..(y + 1) * w * 3);
+                baseline::gather_row::<u8>(s, &il, &mut vl[d.clone()]);
+                baseline::gather_row::<u8>(s, &ir, &mut vr[d]);
+            }
+        },
+        || {
+            r.views_as::<u8>(&rgb, &depth, dw as u32, dh as u32)
+                .unwrap();
+        },
+    );
+    println!(
+        "views 640x360 rgb24: old integer warp {:.3} ms, new {:.3} ms, new/old {:.2}",
+        ms[0],
+        ms[1],
+        ms[1] / ms[0]
+    );
     // Stages at 640x360, each over the whole frame.
     let (w, h) = (640u32, 360u32);
     let (rgb, depth) = timing_inputs(w as usize, h as usize, dw, dh);
