@@ -14,54 +14,70 @@
 //!   resolution) is resampled bilinearly to the frame size, pixel-centre aligned: frame pixel
 //!   `x` samples the map at `(x + 0.5) * depth_w / width - 0.5`, clamped to the map (edges
 //!   replicate). Values are clamped to `[0, 1]`, NaN reads as 0 (farthest).
-//! * **Shift.** Per eye, in pixels: `s = divergence / 100 * width * 0.5 * (nearness -
-//!   convergence)`, so the total left-right disparity is at most `divergence`% of the width.
-//!   The left view receives source pixel `x` at `floor(x + s + 0.5)`, the right view at
-//!   `floor(x - s + 0.5)` (round half up, the same rule in both views). Near pixels (nearness >
-//!   convergence) move right in the left view and left in the right view (crossed disparity:
-//!   they appear in front of the screen); pixels at the convergence nearness do not move, so a
-//!   flat map at convergence gives `left == right == input`. Rows are independent: there is no
-//!   vertical shift.
-//! * **Occlusion.** Forward warp with a z-buffer on nearness: when several source pixels land on
-//!   one target, the nearest wins.
-//! * **Holes** (disocclusions: targets no source landed on). Each run of holes copies the one
-//!   pixel, among its nearest written neighbours on the left and on the right, that is farther
-//!   (lower nearness), so the background is extended and a foreground edge is never stretched.
-//!   Ties go to the left neighbour in the left view and to the right one in the right view. A
-//!   run touching the image edge copies its only neighbour.
+//! * **Edges.** Before the warp, the near side of every depth edge is dilated by one pixel
+//!   along the row: a pixel takes the largest nearness within 1 px when that exceeds its own by
+//!   more than `0.75 / k` (a shift difference above 0.75 px, `k` below), so the mixed colour
+//!   pixels along an object's outline move with the object instead of staying behind on the
+//!   background. Smooth depth (slopes below 0.75 px of shift per pixel) is not changed.
+//! * **Shift.** Per eye, in pixels: `s = k * (nearness - convergence)` with `k = divergence /
+//!   100 * width * 0.5`, so the total left-right disparity is at most `divergence`% of the
+//!   width. Source pixel `x` lands at `p(x) = x + s` in the left view and `x - s` in the right
+//!   view, subpixel: between two neighbours whose shifts differ by at most 0.75 px (one
+//!   surface), the targets between `p(x)` and `p(x + 1)` read the source by linear
+//!   interpolation (target `t` reads position `x + (t - p(x)) / (p(x+1) - p(x))`, its colour a
+//!   blend of the two source pixels around it, weights in 1/256). Across a larger difference (a
+//!   depth edge) each side keeps only its own half pixel (`[p(x), p(x) + 0.5)` and `[p(x+1) -
+//!   0.5, p(x+1))`), unblended, so colours never mix across an edge and a one-pixel object
+//!   survives. Near pixels (nearness > convergence) move right in the left view and left in the
+//!   right view (crossed disparity: they appear in front of the screen); pixels at the
+//!   convergence nearness do not move and read their own pixel exactly, so a flat map at
+//!   convergence gives `left == right == input`. Rows are independent: there is no vertical
+//!   shift.
+//! * **Occlusion.** A z-buffer on nearness (interpolated along a surface): when several sources
+//!   land on one target, the nearest wins.
+//! * **Holes** (disocclusions: targets no source landed on). For each run of holes, of its
+//!   nearest written neighbours on the left and on the right the farther one (lower nearness) is
+//!   the background, so a foreground edge is never stretched. Ties go to the left neighbour in
+//!   the left view and to the right one in the right view; a run touching the image edge takes
+//!   its only neighbour. The background beside the run is mirrored into it (the hole pixel `j`
+//!   px from the neighbour reads the source `j` px beyond the neighbour's source position, away
+//!   from the hole; the mirror turns back at a source more than 0.75 px of shift nearer than the
+//!   neighbour, or at the row's end), and each filled colour blends the five source rows around
+//!   it (weights 1-2-2-2-1) and two neighbouring columns: the background's texture continues
+//!   into the hole, without the horizontal streaks of a repeated pixel.
 //! * **Layouts.** See [`Layout`]: half-size layouts average pixel (or row) pairs per sample
 //!   (per `u16` in 16-bit frames), rounding half up; the anaglyph is red-cyan with Dubois'
 //!   least-squares matrices applied to the encoded values with clamping (see [`anaglyph`]).
 //! * **Sample formats.** The geometry (warp, occlusion, holes) depends only on the map, so a
-//!   16-bit frame is moved exactly like an 8-bit one: full-size layouts of an `rgb48le` frame
-//!   whose samples are `v * 257` are exactly `257 *` the `rgb24` output, and half-size layouts
-//!   and the anaglyph are within one 8-bit step of it (they round at 16 bits).
+//!   16-bit frame is moved exactly like an 8-bit one, and every colour is a blend with integer
+//!   weights rounded at the sample's own precision: adding a constant to every sample of a
+//!   frame adds it to every sample of the full- and half-size layouts, exactly. An `rgb48le`
+//!   frame whose samples are `v * 257` renders within one 8-bit step of `257 *` the `rgb24`
+//!   output (two for the anaglyph), exactly `257 *` where nothing moves.
 //!
 //! # Performance
 //!
 //! Row by row: resample one depth row (vertical blend of two map rows, then a horizontal pass
-//! with precomputed taps), warp it into both views as source *indices* plus a row z-buffer,
-//! fill holes on the indices, gather colours; then pack the two views. Only the gather and the
-//! packing touch colours, so only they cost more for 16-bit frames: they are generic over the
-//! sample type and monomorphised, the format is matched once per frame, and the 8-bit code is
-//! what it was before 16-bit support (same kernel times). Measured with
-//! `cargo test --release -p pipeline-core --lib stereo:: -- --ignored --nocapture`
+//! with precomputed taps), dilate its depth edges, warp it into each view as source
+//! *positions* (fixed point) plus a row z-buffer, fill holes on the positions, gather colours
+//! (two-tap blends); then pack the two views. Only the gather and the packing touch colours, so
+//! only they cost more for 16-bit frames: they are generic over the sample type and
+//! monomorphised, and the format is matched once per frame. Measured with
+//! `cargo test -p pipeline-core --lib stereo:: -- --include-ignored --nocapture`
 //! (`stereo::tests::timing_640x360`: 640x360 and 1280x720 frames, 344x192 map, one thread, best
-//! of several rounds, rgb24 and rgb48 rounds interleaved) on the 2-core dev machine while other
-//! agents' builds kept the load average at 5-7, so absolute times are noisy (up to 2x between
-//! runs); in release:
+//! of several rounds; it also times the old integer warp, `baseline`, against the new renderer
+//! on the same frame, rounds interleaved) on the 2-core dev machine at a load average of 4-9.
+//! Dev profile (opt-level 1; a release build of this crate's dependencies did not fit the time
+//! available, release figures are still to be measured):
 //!
-//! * rgb24, 640x360: 1.7-3.1 ms per frame for every layout (warp ~0.9-1.4 ms, fill ~0.45-0.65,
-//!   gather ~0.35-0.5, resample ~0.2-0.3, anaglyph packing ~0.6-0.8, others <= 0.33); 1280x720:
-//!   7-19 ms.
-//! * rgb48 / rgb24 per frame: 1.0-1.3 for the full and half layouts, 1.4-1.55 for the anaglyph,
-//!   at both sizes. Per kernel at 640x360: gather about the same (~0.4 ms), full-size packing
-//!   0.21 ms instead of 0.08 (twice the bytes), half-sbs about the same (0.2-0.35), half-tb
-//!   0.14-0.22 instead of 0.03-0.04 (the 8-bit row average vectorises better), anaglyph 1.5 ms
-//!   instead of 0.6.
-//!
-//! With the dev profile (opt-level 1) rgb24 takes 2.8-6.3 ms per frame at 640x360.
+//! * views at 640x360, rgb24: old integer warp 1.85 ms, subpixel renderer 8.7 ms (**4.7x**,
+//!   over the 2x budget). Per stage: resample 0.29 ms, dilation 0.83, warp of both views 4.3
+//!   (the old one-pass warp ~1), fill 0.41, gather 3.3 (two-tap blends, was a copy).
+//! * rgb24 per frame (every layout): 8.7-9.3 ms at 640x360, 36 ms at 1280x720; rgb48 / rgb24
+//!   1.25-1.4.
 pub mod anaglyph;
+#[doc(hidden)]
+pub mod baseline;
 mod compose;
 mod dibr;
 mod layout;
@@ -71,12 +87,14 @@ mod sample;
 #[cfg(test)]
 mod tests;
 
+#[doc(hidden)]
+pub use dibr::{Fill, Tuning};
 pub use layout::{Layout, ParseLayoutError};
 pub use params::StereoParams;
 pub use sample::{rgb48_to_rgb24, SampleFormat};
 
 use crate::ports::depth::{DepthMap, FrameRef};
-use dibr::{fill_holes_row, gather_row, round_offset, warp_row};
+use dibr::{dilate_row, fill_holes_row, gather_row, round_offset, warp_view};
 use resample::DepthResampler;
 use sample::Sample;
 
@@ -91,14 +109,18 @@ pub struct Renderer {
     format: SampleFormat,
     layout: Layout,
     params: StereoParams,
+    tuning: Tuning,
     resampler: DepthResampler,
-    /// Nearness of the current row at frame width.
+    /// Nearness of the current row at frame width, then after edge dilation.
     near_row: Vec<f32>,
-    /// Row z-buffers and source-column indices for each view.
+    near_dil: Vec<f32>,
+    /// Per-eye shift of the current row (px).
+    shift_row: Vec<f32>,
+    /// Row z-buffers and source positions (fixed point, see `dibr`) for each view.
     z_left: Vec<f32>,
     z_right: Vec<f32>,
-    idx_left: Vec<u32>,
-    idx_right: Vec<u32>,
+    pos_left: Vec<u32>,
+    pos_right: Vec<u32>,
     /// The two full-size views, packed in `format`.
     left: Vec<u8>,
     right: Vec<u8>,
@@ -162,12 +184,15 @@ impl Renderer {
             format,
             layout,
             params,
+            tuning: Tuning::default(),
             resampler: DepthResampler::new(w, h),
             near_row: vec![0.0; w],
+            near_dil: vec![0.0; w],
+            shift_row: vec![0.0; w],
             z_left: vec![0.0; w],
             z_right: vec![0.0; w],
-            idx_left: vec![0; w],
-            idx_right: vec![0; w],
+            pos_left: vec![0; w],
+            pos_right: vec![0; w],
             left: vec![0; frame_len],
             right: vec![0; frame_len],
         }
@@ -189,6 +214,13 @@ impl Renderer {
     /// Changes strength for the next frames (validated on render).
     pub fn set_params(&mut self, params: StereoParams) {
         self.params = params;
+    }
+
+    /// Replaces the rendering settings that are not part of the API (for the quality
+    /// benchmark's comparisons).
+    #[doc(hidden)]
+    pub fn set_tuning(&mut self, tuning: Tuning) {
+        self.tuning = tuning;
     }
 
     /// Input frame size.
@@ -324,25 +356,39 @@ impl Renderer {
     ) -> Result<(), String> {
         debug_assert_eq!(S::PIXEL, self.format.bytes_per_pixel());
         self.check_inputs(frame, depth, depth_w, depth_h)?;
-        let w = self.width as usize;
+        let (w, h) = (self.width as usize, self.height as usize);
         let row = S::PIXEL * w;
         let k = self.params.shift_scale(self.width);
         let conv = self.params.convergence;
         let off = round_offset(k);
+        let t = self.tuning;
+        let edge = t.edge_px.clamp(0.0, 0.95);
+        // The edge threshold in nearness units (no shift at all when k is 0: nothing to do).
+        let gate = if k > 0.0 { edge / k } else { f32::INFINITY };
         self.resampler.configure(depth_w as usize, depth_h as usize);
-        let rows = frame
-            .chunks_exact(row)
-            .zip(self.left.chunks_exact_mut(row))
+        let views = self
+            .left
+            .chunks_exact_mut(row)
             .zip(self.right.chunks_exact_mut(row));
-        for (y, ((src, dst_l), dst_r)) in rows.enumerate() {
+        for (y, (dst_l, dst_r)) in views.enumerate() {
             self.resampler.row(depth, y, &mut self.near_row);
-            let (zl, il) = (&mut self.z_left, &mut self.idx_left);
-            let (zr, ir) = (&mut self.z_right, &mut self.idx_right);
-            warp_row(&self.near_row, k, conv, off, zl, il, zr, ir);
-            fill_holes_row(&self.z_left, &mut self.idx_left, true);
-            fill_holes_row(&self.z_right, &mut self.idx_right, false);
-            gather_row::<S>(src, &self.idx_left, dst_l);
-            gather_row::<S>(src, &self.idx_right, dst_r);
+            let near = if t.dilate > 0 && k > 0.0 {
+                dilate_row(&self.near_row, t.dilate, gate, &mut self.near_dil);
+                &self.near_dil
+            } else {
+                &self.near_row
+            };
+            for (s, &n) in self.shift_row.iter_mut().zip(near) {
+                *s = k * (n - conv);
+            }
+            let (zl, pl) = (&mut self.z_left, &mut self.pos_left);
+            let (zr, pr) = (&mut self.z_right, &mut self.pos_right);
+            warp_view(&self.shift_row, near, 1.0, edge, off, zl, pl);
+            warp_view(&self.shift_row, near, -1.0, edge, off, zr, pr);
+            fill_holes_row(zl, pl, near, gate, true, t.fill);
+            fill_holes_row(zr, pr, near, gate, false, t.fill);
+            gather_row::<S>(frame, w, h, y, pl, dst_l);
+            gather_row::<S>(frame, w, h, y, pr, dst_r);
         }
         Ok(())
     }
