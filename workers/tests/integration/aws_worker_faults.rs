@@ -312,6 +312,11 @@ async fn aws_sweeper_finishes_a_job_whose_last_completion_message_was_lost() {
         ("SWEEP_STALL_SECONDS", "3"),
     ];
     let r1 = procs.spawn(Bin::Reassembler, "reassembler-1", &sweep);
+    // Two sweepers, their ticks half an interval apart. Plain moto applies conditional writes
+    // without a lock (see `SerialMoto`), so two sweeps in the same millisecond can both pass
+    // the guard here, which DynamoDB never allows; the guard's one-winner property is checked
+    // directly at the end of this test.
+    tokio::time::sleep(Duration::from_millis(500)).await;
     let r2 = procs.spawn(Bin::Reassembler, "reassembler-2", &sweep);
     follow(&cloud.conf, &res, &up.job_id, &opts(), &mut quiet())
         .await
