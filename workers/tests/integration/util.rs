@@ -178,46 +178,20 @@ pub fn decode_audio(path: &Path, rate: u32) -> Vec<f32> {
 
 /// Interleaved f32 PCM at `rate` Hz of one audio stream (`spec` like `a:1`), all its channels.
 pub fn decode_audio_channels(path: &Path, spec: &str, rate: u32) -> Vec<f32> {
-    let out = Command::new("ffmpeg")
-        .args(["-v", "error", "-nostdin", "-i"])
-        .arg(path)
-        .args([
-            "-map",
-            &format!("0:{spec}"),
-            "-ar",
-            &rate.to_string(),
-            "-f",
-            "f32le",
-            "-",
-        ])
-        .output()
-        .expect("ffmpeg audio");
-    assert!(out.status.success());
-    out.stdout
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect()
+    let (map, rate) = (format!("0:{spec}"), rate.to_string());
+    pcm_f32(path, &[], &["-map", &map, "-ar", &rate])
 }
 
-/// Mono f32 PCM of one audio stream on the file's own timeline: sample 0 is timestamp 0 (what
-/// comes before the stream's first sample is silence), so onsets compare with frame times.
-pub fn decode_audio_on_timeline(path: &Path, spec: &str, rate: u32) -> Vec<f32> {
+/// The f32le PCM ffmpeg writes for `path`, with input options `before` and output options
+/// `after`.
+fn pcm_f32(path: &Path, before: &[&str], after: &[&str]) -> Vec<f32> {
     let out = Command::new("ffmpeg")
-        .args(["-v", "error", "-nostdin", "-copyts", "-i"])
+        .args(["-v", "error", "-nostdin"])
+        .args(before)
+        .arg("-i")
         .arg(path)
-        .args([
-            "-map",
-            &format!("0:{spec}"),
-            "-af",
-            "aresample=async=1:first_pts=0",
-            "-ac",
-            "1",
-            "-ar",
-            &rate.to_string(),
-            "-f",
-            "f32le",
-            "-",
-        ])
+        .args(after)
+        .args(["-f", "f32le", "-"])
         .output()
         .expect("ffmpeg audio");
     assert!(
@@ -229,6 +203,18 @@ pub fn decode_audio_on_timeline(path: &Path, spec: &str, rate: u32) -> Vec<f32> 
         .chunks_exact(4)
         .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
         .collect()
+}
+
+/// Mono f32 PCM of one audio stream on the file's own timeline: sample 0 is timestamp 0 (what
+/// comes before the stream's first sample is silence), so onsets compare with frame times.
+pub fn decode_audio_on_timeline(path: &Path, spec: &str, rate: u32) -> Vec<f32> {
+    let (map, rate) = (format!("0:{spec}"), rate.to_string());
+    let resample = "aresample=async=1:first_pts=0";
+    pcm_f32(
+        path,
+        &["-copyts"],
+        &["-map", &map, "-af", resample, "-ac", "1", "-ar", &rate],
+    )
 }
 
 /// Presentation time of every decoded video frame (file timeline, display order).
@@ -298,27 +284,8 @@ pub fn brightest_frame(path: &Path) -> usize {
 
 /// Mono f32 PCM at `rate` Hz of one audio stream (`spec` like `a:1`).
 pub fn decode_audio_stream(path: &Path, spec: &str, rate: u32) -> Vec<f32> {
-    let out = Command::new("ffmpeg")
-        .args(["-v", "error", "-nostdin", "-i"])
-        .arg(path)
-        .args([
-            "-map",
-            &format!("0:{spec}"),
-            "-ac",
-            "1",
-            "-ar",
-            &rate.to_string(),
-            "-f",
-            "f32le",
-            "-",
-        ])
-        .output()
-        .expect("ffmpeg audio");
-    assert!(out.status.success());
-    out.stdout
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect()
+    let (map, rate) = (format!("0:{spec}"), rate.to_string());
+    pcm_f32(path, &[], &["-map", &map, "-ac", "1", "-ar", &rate])
 }
 
 /// Python with `onnx` (the test venv of `make test`, else python3): `tools::python`.
