@@ -90,14 +90,7 @@ impl Encoder {
         };
         let writer = match RawMkvWriter::new(stdin, &track) {
             Ok(w) => w,
-            Err(e) => {
-                let _ = proc.child.wait();
-                let why = proc.stderr_tail();
-                return Err(PipelineError::media(
-                    "ffmpeg",
-                    format!("encoder failed to start: {why} ({e})"),
-                ));
-            }
+            Err(e) => return Err(died(&mut proc, "encoder failed to start", &e)),
         };
         Ok(Encoder {
             proc,
@@ -128,15 +121,8 @@ impl Encoder {
             ));
         }
         if let Err(e) = w.write_frame(pts_ns, pixels) {
-            // The encoder died: report its own reason rather than the broken pipe.
             self.writer = None;
-            let status = self.proc.child.wait();
-            let line = format!("encoding failed: {} ({e})", self.proc.stderr_tail());
-            // Killed (the OOM killer) or out of space: the machine's fault, not the input's.
-            return Err(match status {
-                Ok(st) if !st.success() => super::process::failure("ffmpeg", st, line),
-                _ => PipelineError::media("ffmpeg", line),
-            });
+            return Err(died(&mut self.proc, "encoding failed", &e));
         }
         self.frames += 1;
         Ok(())
@@ -147,5 +133,17 @@ impl Encoder {
         self.writer = None;
         self.proc.wait("encoding")?;
         Ok(self.frames)
+    }
+}
+
+/// The encoder stopped reading its pipe: report its own reason rather than the broken pipe.
+/// Killed (the OOM killer) or out of space is the machine's fault, not the input's, whether it
+/// happens on the first byte or the last frame.
+fn died(proc: &mut Running, what: &str, e: &std::io::Error) -> PipelineError {
+    let status = proc.child.wait();
+    let line = format!("{what}: {} ({e})", proc.stderr_tail());
+    match status {
+        Ok(st) if !st.success() => super::process::failure("ffmpeg", st, line),
+        _ => PipelineError::media("ffmpeg", line),
     }
 }
