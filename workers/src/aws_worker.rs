@@ -14,6 +14,7 @@ use pipeline_core::adapters::aws::{
 };
 use pipeline_core::config::env_names as env;
 use pipeline_core::depth::remote::{build_factory, BackendArgs};
+use pipeline_core::depth::temporal::{DEFAULT_WINDOW, MAX_WINDOW};
 use pipeline_core::media::EncodeSettings;
 use pipeline_core::ports::{DepthError, DepthEstimator, DepthEstimatorFactory, Queue};
 use pipeline_core::steps::{Context, NoProgress, Settings, StereoSettings};
@@ -218,6 +219,11 @@ impl WorkerConfig {
             .transpose()?
             .map(Duration::from_secs);
 
+        let depth_window = parsed::<usize>(get, env::DEPTH_SMOOTHING, "whole frames")?
+            .map(|v| in_range(env::DEPTH_SMOOTHING, v, 1, MAX_WINDOW))
+            .transpose()?
+            .unwrap_or(DEFAULT_WINDOW);
+
         let depth = match worker {
             Worker::Video => Some(
                 BackendArgs::from_lookup(get)
@@ -233,6 +239,7 @@ impl WorkerConfig {
                     layout,
                     params,
                     encode: EncodeSettings::default(),
+                    depth_window,
                 },
                 // The cloud derives job ids from the object alone: duplicate events, same job.
                 job_salt: String::new(),
@@ -622,6 +629,10 @@ mod tests {
         assert_eq!(o.heartbeat, Duration::from_secs(2));
         let c = cfg(Worker::Video, &[("SCRATCH_MIN_FREE_MB", "0")]).unwrap();
         assert_eq!(c.scratch_min_free, 0);
+        let c = cfg(Worker::Video, &[]).unwrap();
+        assert_eq!(c.settings.stereo.depth_window, DEFAULT_WINDOW);
+        let c = cfg(Worker::Video, &[("DEPTH_SMOOTHING", "1")]).unwrap();
+        assert_eq!(c.settings.stereo.depth_window, 1);
     }
 
     #[test]
@@ -639,6 +650,8 @@ mod tests {
             ("VISIBILITY_TIMEOUT_SECONDS", "1"),
             ("HEARTBEAT_SECONDS", "0"),
             ("SCRATCH_MIN_FREE_MB", "lots"),
+            ("DEPTH_SMOOTHING", "0"),
+            ("DEPTH_SMOOTHING", "121"),
         ] {
             let e = cfg(Worker::Video, &[(var, value)]).unwrap_err();
             assert!(

@@ -27,6 +27,11 @@ pub struct ConvertArgs {
     /// Which depth sits on the screen plane: 0 = farthest, 1 = nearest.
     #[arg(long, default_value_t = 0.5)]
     pub convergence: f32,
+    /// Temporal window of learned (relative) depth models, in frames: their per-frame range is
+    /// averaged over this many frames of the same shot, against flicker (1 = per frame). The
+    /// embedded absolute model is not affected.
+    #[arg(long, default_value_t = pipeline_core::depth::temporal::DEFAULT_WINDOW)]
+    pub depth_smoothing: usize,
     /// ONNX depth model: a file, or a name fetched with `stereospot models fetch NAME` (see
     /// `stereospot models list`; default: the embedded stereospot-cues heuristic model).
     #[arg(long)]
@@ -118,10 +123,11 @@ fn fingerprint(a: &ConvertArgs, model: Option<&Path>, profile: Option<&str>) -> 
         out.push_str(&format!(";pix_fmt={p}"));
     }
     format!(
-        "layout={};div={};conv={};model={model};profile={};seg={};preset={};crf={}{backend}{out}",
+        "layout={};div={};conv={};smooth={};model={model};profile={};seg={};preset={};crf={}{backend}{out}",
         a.layout,
         a.divergence,
         a.convergence,
+        a.depth_smoothing,
         profile.unwrap_or(""),
         a.segment_seconds,
         a.preset,
@@ -142,6 +148,10 @@ pub async fn run(args: ConvertArgs) -> anyhow::Result<ConvertSummary> {
     }
     if args.crf > 51 {
         anyhow::bail!("--crf must be 0..51");
+    }
+    let max_window = pipeline_core::depth::temporal::MAX_WINDOW;
+    if !(1..=max_window).contains(&args.depth_smoothing) {
+        anyhow::bail!("--depth-smoothing must be 1..{max_window} frames");
     }
     let workdir = args.workdir.clone().unwrap_or_else(default_workdir);
     let (model, profile) = resolve_model(
@@ -177,6 +187,7 @@ pub async fn run(args: ConvertArgs) -> anyhow::Result<ConvertSummary> {
                 codec: args.output_codec,
                 pix_fmt: args.pix_fmt,
             },
+            depth_window: args.depth_smoothing,
         },
         job_salt: fingerprint(&args, model.as_deref(), profile.as_deref()),
         ..Settings::default()

@@ -41,6 +41,8 @@ pub const STEREO_LAYOUT: &str = "STEREO_LAYOUT";
 pub const DIVERGENCE: &str = "DIVERGENCE";
 /// Convergence, the nearness on the screen plane, 0..1 (0.5).
 pub const CONVERGENCE: &str = "CONVERGENCE";
+/// Temporal window of relative depth models, in frames, 1..120 (8; 1 = per frame).
+pub const DEPTH_SMOOTHING: &str = "DEPTH_SMOOTHING";
 /// Path to an ONNX depth model (embedded stereospot-cues model).
 pub const MODEL_PATH: &str = "MODEL_PATH";
 /// Registry name of a model fetched with `stereospot models fetch` (instead of MODEL_PATH): its

@@ -17,6 +17,7 @@ pub mod preprocess;
 pub mod profile;
 pub mod remote;
 pub mod runtime;
+pub mod temporal;
 
 pub use io_check::{ModelIo, TensorSig};
 pub use ort_backend::{Device, ModelSource, OrtConfig, OrtEstimator, OrtFactory, EMBEDDED_MODEL};
@@ -24,6 +25,7 @@ pub use postprocess::to_nearness;
 pub use preprocess::Resampler;
 pub use profile::{Layout, Normalization, OutputMeaning, Profile, ResizePolicy, PROFILE_NAMES};
 pub use runtime::{init_ort_from, ort_environment, ort_library_path, ORT_DYLIB_ENV};
+pub use temporal::Stabiliser;
 
 /// Build a validated factory from command-line style arguments.
 ///

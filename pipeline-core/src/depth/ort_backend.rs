@@ -359,6 +359,10 @@ impl DepthEstimator for OrtEstimator {
         self.batch_size
     }
 
+    fn relative(&self) -> bool {
+        self.profile.output != super::OutputMeaning::Nearness01
+    }
+
     fn estimate(&mut self, frames: &[FrameRef<'_>]) -> Result<Vec<DepthMap>, DepthError> {
         let Some(first) = frames.first() else {
             return Ok(Vec::new());

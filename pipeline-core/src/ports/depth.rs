@@ -2,8 +2,9 @@
 //!
 //! Convention for every adapter: a [`DepthMap`] holds **nearness** in `[0, 1]` (1 = nearest,
 //! 0 = farthest), computed from one frame alone (no state carried between frames), so that the
-//! same frame gives the same map whichever segment or machine processes it: depth cannot jump
-//! at segment seams.
+//! same frame gives the same map whichever segment or machine processes it. Temporal smoothing
+//! of relative models ([`crate::depth::temporal`]) happens after the adapter, in the segment
+//! pipeline, over a window the pre-roll makes seam-exact.
 
 /// One decoded frame, packed RGB24, row-major, no padding.
 #[derive(Debug, Clone, Copy)]
@@ -57,6 +58,11 @@ pub trait DepthEstimator: Send {
     fn describe(&self) -> String;
     /// Largest batch `estimate` accepts.
     fn max_batch(&self) -> usize;
+    /// Whether the maps are relative depth normalised per frame (learned models), which the
+    /// segment pipeline smooths over time, rather than absolute nearness, which it leaves alone.
+    fn relative(&self) -> bool {
+        false
+    }
     /// Estimate nearness for each frame (all frames share one size).
     fn estimate(&mut self, frames: &[FrameRef<'_>]) -> Result<Vec<DepthMap>, DepthError>;
 }

@@ -12,6 +12,10 @@ pub struct StereoSettings {
     pub layout: Layout,
     pub params: StereoParams,
     pub encode: EncodeSettings,
+    /// Temporal window of relative depth models, in frames (1 = per frame; see
+    /// [`crate::depth::temporal`]). Each segment after the first warms it up on the last
+    /// `depth_window - 1` frames of the previous piece.
+    pub depth_window: usize,
 }
 
 impl Default for StereoSettings {
@@ -20,6 +24,7 @@ impl Default for StereoSettings {
             layout: Layout::FullSbs,
             params: StereoParams::default(),
             encode: EncodeSettings::default(),
+            depth_window: crate::depth::temporal::DEFAULT_WINDOW,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! bounded queues between them: memory stays flat however long the segment is, and the stages
 //! overlap so the slowest one sets the pace.
 use super::StereoSettings;
+use crate::depth::Stabiliser;
 use crate::domain::MediaInfo;
 use crate::media::{frame_times, output_format, Decoder, Encoder};
 use crate::ports::{DepthEstimator, DepthMap, FrameRef};
@@ -58,12 +59,25 @@ pub fn render_segment(
     render_segment_after(src, None, media, out, settings, depth, on_frames)
 }
 
-/// [`render_segment`] for a piece of an open-GOP source: `preroll` (the previous MPEG-TS
-/// piece) is decoded first, so the piece's leading pictures, which reference it, decode too;
-/// only the piece's own frames are rendered. Without a pre-roll they would be lost.
+/// The piece before the one to render, and what it is needed for.
+#[derive(Debug, Clone, Copy)]
+pub struct Previous<'a> {
+    pub path: &'a Path,
+    /// The source has an open GOP and the pieces are MPEG-TS: the piece's leading pictures
+    /// reference this one, so it is decoded first (the two append byte-wise into one stream).
+    /// Without it they would be lost.
+    pub open_gop: bool,
+}
+
+/// [`render_segment`] for a piece after the first. `previous` serves two purposes; only the
+/// piece's own frames are rendered:
+/// - open GOP ([`Previous::open_gop`]): decoded first so the leading pictures decode;
+/// - temporal depth ([`crate::depth::temporal`], relative models with `depth_window > 1`): its
+///   last `depth_window - 1` frames go through the model and the stabiliser first, so the
+///   piece's first frame gets the depth a continuous run gives it.
 pub fn render_segment_after(
     src: &Path,
-    preroll: Option<&Path>,
+    previous: Option<Previous<'_>>,
     media: &MediaInfo,
     out: &Path,
     settings: &StereoSettings,
@@ -82,19 +96,29 @@ pub fn render_segment_after(
     let piece = frame_times(src)?;
     let frame_ns = (1e9 / media.fps().max(0.001)).round() as u64;
     let joined = out.with_file_name("preroll-and-piece.ts");
-    let (times, mut decoder) = match preroll {
-        Some(pre) => {
-            append_files(&[pre, src], &joined)?;
+    let (times, decoder) = match previous {
+        Some(prev) if prev.open_gop => {
+            append_files(&[prev.path, src], &joined)?;
             let start = piece.pts.first().copied();
             let dec = Decoder::open_from(&joined, media, format.sixteen_bit, start)?;
             (piece.all_relative_ns(), dec)
         }
-        None => (
+        _ => (
             piece.relative_ns(),
             Decoder::open(src, media, format.sixteen_bit)?,
         ),
     };
-    let (w, h) = (decoder.width, decoder.height);
+    let stabiliser = (depth.relative() && settings.depth_window > 1)
+        .then(|| Stabiliser::new(settings.depth_window));
+    // The previous piece's last frames, decoded on their own (its end never depends on the
+    // piece after it), to warm the stabiliser up.
+    let warmup = match (previous, &stabiliser) {
+        (Some(prev), Some(st)) => Some(warmup_decoder(prev.path, media, &format, st)?),
+        _ => None,
+    };
+    let mut decoders: Vec<(Decoder, bool)> = warmup.into_iter().map(|d| (d, true)).collect();
+    decoders.push((decoder, false));
+    let (w, h) = (decoders[0].0.width, decoders[0].0.height);
     let sample = if format.sixteen_bit {
         SampleFormat::Rgb48
     } else {
@@ -107,7 +131,7 @@ pub fn render_segment_after(
     let listed = times.len();
     let clock = FrameClock { times, frame_ns };
 
-    let (frame_tx, frame_rx) = sync_channel::<Vec<u8>>(QUEUE_DEPTH);
+    let (frame_tx, frame_rx) = sync_channel::<Decoded>(QUEUE_DEPTH);
     let (pair_tx, pair_rx) = sync_channel::<Pair>(QUEUE_DEPTH);
     let (out_tx, out_rx) = sync_channel::<Vec<u8>>(QUEUE_DEPTH);
     // Buffers flow back upstream for reuse: no allocation per frame in the steady state.
@@ -116,18 +140,23 @@ pub fn render_segment_after(
 
     let mut stats = SegmentStats::default();
     std::thread::scope(|s| {
-        let dec = s.spawn(move || decode_stage(&mut decoder, frame_tx, free_in_rx));
+        let dec = s.spawn(move || decode_stage(&mut decoders, frame_tx, free_in_rx));
         let ren =
             s.spawn(move || render_stage(&mut renderer, pair_rx, out_tx, free_in_tx, free_out_rx));
         let enc = s.spawn(move || encode_stage(encoder, &clock, out_rx, free_out_tx, on_frames));
-        let dep = depth_stage(depth, batch, w, h, sample, frame_rx, pair_tx);
-        let join = |r: std::thread::Result<Result<(u64, Duration)>>| {
-            r.unwrap_or_else(|_| Err(PipelineError::State("pipeline stage panicked".into())))
+        let model = DepthStage {
+            est: depth,
+            batch,
+            stabiliser,
+            width: w,
+            height: h,
+            sample,
         };
-        let (dec, ren, enc) = (join(dec.join()), join(ren.join()), join(enc.join()));
+        let dep = model.run(frame_rx, pair_tx);
+        let (dec, ren, enc) = (stage(dec.join()), stage(ren.join()), stage(enc.join()));
         // Report the most upstream failure: a downstream stage only stops because of it.
-        let (decoded, t_dec) = dec?;
-        let (depthed, t_dep) = dep?;
+        let ((decoded, warmed), t_dec) = dec?;
+        let ((depthed, warmed_depth), t_dep) = dep?;
         let (rendered, t_ren) = ren?;
         let (encoded, t_enc) = enc?;
         if decoded == 0 {
@@ -136,9 +165,11 @@ pub fn render_segment_after(
                 "segment decoded to zero frames",
             ));
         }
-        if !(decoded == depthed && depthed == rendered && rendered == encoded) {
+        if !(decoded == depthed && depthed == rendered && rendered == encoded)
+            || warmed != warmed_depth
+        {
             return Err(PipelineError::State(format!(
-                "frame count mismatch: decoded {decoded}, depth {depthed}, rendered {rendered}, encoded {encoded}"
+                "frame count mismatch: decoded {decoded} (+{warmed} pre-roll), depth {depthed} (+{warmed_depth}), rendered {rendered}, encoded {encoded}"
             )));
         }
         if decoded as usize != listed {
@@ -162,6 +193,11 @@ pub fn render_segment_after(
     Ok(stats)
 }
 
+/// A stage thread's result; a panic becomes an error.
+fn stage<T>(r: std::thread::Result<Result<T>>) -> Result<T> {
+    r.unwrap_or_else(|_| Err(PipelineError::State("pipeline stage panicked".into())))
+}
+
 /// `out` = the concatenation of `parts` (MPEG-TS pieces join byte-wise into one stream).
 fn append_files(parts: &[&Path], out: &Path) -> Result<()> {
     let mut w = std::fs::File::create(out).map_err(|e| PipelineError::io(out, e))?;
@@ -172,85 +208,137 @@ fn append_files(parts: &[&Path], out: &Path) -> Result<()> {
     Ok(())
 }
 
-fn decode_stage(
-    dec: &mut Decoder,
-    tx: SyncSender<Vec<u8>>,
-    free: Receiver<Vec<u8>>,
-) -> Result<(u64, Duration)> {
-    let (mut n, mut busy) = (0u64, Duration::ZERO);
-    loop {
-        let mut buf = free.try_recv().unwrap_or_default();
-        let t = Instant::now();
-        let more = dec.read_frame(&mut buf)?;
-        busy += t.elapsed();
-        if !more {
-            return Ok((n, busy));
-        }
-        if tx.send(buf).is_err() {
-            return Ok((n, busy)); // downstream failed; it reports why
-        }
-        n += 1;
-    }
+/// A decoder for the last `preroll_frames()` frames of `prev` (all of it if shorter).
+fn warmup_decoder(
+    prev: &Path,
+    media: &MediaInfo,
+    format: &output_format::OutputFormat,
+    st: &Stabiliser,
+) -> Result<Decoder> {
+    let times = frame_times(prev)?;
+    let want = st.preroll_frames();
+    let start = times.pts.len().checked_sub(want).map(|i| times.pts[i]);
+    Decoder::open_from(prev, media, format.sixteen_bit, start)
 }
 
-fn depth_stage(
-    est: &mut dyn DepthEstimator,
-    batch: usize,
-    w: u32,
-    h: u32,
-    sample: SampleFormat,
-    rx: Receiver<Vec<u8>>,
-    tx: SyncSender<Pair>,
-) -> Result<(u64, Duration)> {
-    let (mut n, mut busy) = (0u64, Duration::ZERO);
-    let mut frames: Vec<Vec<u8>> = Vec::with_capacity(batch);
-    // Depth models take 8-bit RGB: 16-bit frames are narrowed into these reused buffers.
-    let mut narrow: Vec<Vec<u8>> = Vec::new();
-    while let Ok(first) = rx.recv() {
-        frames.push(first);
-        // Fill the batch with what is already decoded; never wait for more.
-        while frames.len() < batch {
-            match rx.try_recv() {
-                Ok(f) => frames.push(f),
-                Err(_) => break,
+/// A decoded frame; `warmup` frames only feed the depth stabiliser.
+struct Decoded {
+    frame: Vec<u8>,
+    warmup: bool,
+}
+
+/// Decode every decoder in turn; returns (frames to render, warm-up frames).
+fn decode_stage(
+    decoders: &mut [(Decoder, bool)],
+    tx: SyncSender<Decoded>,
+    free: Receiver<Vec<u8>>,
+) -> Result<((u64, u64), Duration)> {
+    let (mut n, mut warm, mut busy) = (0u64, 0u64, Duration::ZERO);
+    for (dec, warmup) in decoders.iter_mut() {
+        loop {
+            let mut buf = free.try_recv().unwrap_or_default();
+            let t = Instant::now();
+            let more = dec.read_frame(&mut buf)?;
+            busy += t.elapsed();
+            if !more {
+                break;
             }
-        }
-        let t = Instant::now();
-        let model_frames: &[Vec<u8>] = match sample {
-            SampleFormat::Rgb24 => &frames,
-            SampleFormat::Rgb48 => {
-                narrow.resize_with(frames.len(), Vec::new);
-                for (src, dst) in frames.iter().zip(narrow.iter_mut()) {
-                    rgb48_to_rgb24(src, dst);
-                }
-                &narrow[..frames.len()]
+            let warmup = *warmup;
+            if tx.send(Decoded { frame: buf, warmup }).is_err() {
+                return Ok(((n, warm), busy)); // downstream failed; it reports why
             }
-        };
-        let refs: Vec<FrameRef<'_>> = model_frames
-            .iter()
-            .map(|f| FrameRef {
-                width: w,
-                height: h,
-                rgb: f,
-            })
-            .collect();
-        let depths = est.estimate(&refs)?;
-        busy += t.elapsed();
-        if depths.len() != frames.len() {
-            return Err(PipelineError::State(format!(
-                "depth model returned {} maps for {} frames",
-                depths.len(),
-                frames.len()
-            )));
-        }
-        for (frame, depth) in frames.drain(..).zip(depths) {
-            if tx.send(Pair { frame, depth }).is_err() {
-                return Ok((n, busy));
+            if warmup {
+                warm += 1;
+            } else {
+                n += 1;
             }
-            n += 1;
         }
     }
-    Ok((n, busy))
+    Ok(((n, warm), busy))
+}
+
+struct DepthStage<'a> {
+    est: &'a mut dyn DepthEstimator,
+    batch: usize,
+    stabiliser: Option<Stabiliser>,
+    width: u32,
+    height: u32,
+    sample: SampleFormat,
+}
+
+impl DepthStage<'_> {
+    /// Batches of decoded frames through the model (and the stabiliser, in presentation
+    /// order); returns (frames passed on, warm-up frames consumed).
+    fn run(
+        mut self,
+        rx: Receiver<Decoded>,
+        tx: SyncSender<Pair>,
+    ) -> Result<((u64, u64), Duration)> {
+        let (mut n, mut warm, mut busy) = (0u64, 0u64, Duration::ZERO);
+        let mut items: Vec<Decoded> = Vec::with_capacity(self.batch);
+        // Depth models take 8-bit RGB: 16-bit frames are narrowed into these reused buffers.
+        let mut narrow: Vec<Vec<u8>> = Vec::new();
+        while let Ok(first) = rx.recv() {
+            items.push(first);
+            // Fill the batch with what is already decoded; never wait for more.
+            while items.len() < self.batch {
+                match rx.try_recv() {
+                    Ok(f) => items.push(f),
+                    Err(_) => break,
+                }
+            }
+            let t = Instant::now();
+            if self.sample == SampleFormat::Rgb48 {
+                narrow.resize_with(items.len(), Vec::new);
+                for (src, dst) in items.iter().zip(narrow.iter_mut()) {
+                    rgb48_to_rgb24(&src.frame, dst);
+                }
+            }
+            let (w, h) = (self.width, self.height);
+            let refs: Vec<FrameRef<'_>> = (0..items.len())
+                .map(|i| FrameRef {
+                    width: w,
+                    height: h,
+                    rgb: match self.sample {
+                        SampleFormat::Rgb24 => &items[i].frame,
+                        SampleFormat::Rgb48 => &narrow[i],
+                    },
+                })
+                .collect();
+            let mut depths = self.est.estimate(&refs)?;
+            if depths.len() != items.len() {
+                return Err(PipelineError::State(format!(
+                    "depth model returned {} maps for {} frames",
+                    depths.len(),
+                    items.len()
+                )));
+            }
+            if let Some(st) = &mut self.stabiliser {
+                for (f, d) in refs.iter().zip(depths.iter_mut()) {
+                    st.push(f, d);
+                }
+            }
+            drop(refs);
+            busy += t.elapsed();
+            for (item, depth) in items.drain(..).zip(depths) {
+                if item.warmup {
+                    warm += 1;
+                    continue;
+                }
+                if tx
+                    .send(Pair {
+                        frame: item.frame,
+                        depth,
+                    })
+                    .is_err()
+                {
+                    return Ok(((n, warm), busy));
+                }
+                n += 1;
+            }
+        }
+        Ok(((n, warm), busy))
+    }
 }
 
 fn render_stage(

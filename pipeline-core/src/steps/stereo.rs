@@ -3,7 +3,7 @@ use super::{scratch_dir, Context, SegmentStats};
 use crate::domain::keys::{self, KeyKind};
 use crate::domain::JobId;
 use crate::events::ObjectCreated;
-use crate::steps::render_segment_after;
+use crate::steps::segment_pipeline::{render_segment_after, Previous};
 use crate::{PipelineError, Result};
 use tracing::{info, info_span, warn, Instrument};
 
@@ -80,32 +80,37 @@ async fn render_one(
             p
         }
     };
-    // An open-GOP source's piece starts with pictures that reference the previous piece:
-    // decode that one first (MPEG-TS pieces only; they append byte-wise).
-    let preroll = match ev.key.rsplit_once('.') {
-        Some((_, ext)) if media.open_gop && index > 0 && ext == "ts" => {
-            let key = keys::source_segment_key_ext(job_id, index - 1, ext);
+    let mut estimator = ctx.depth.create()?;
+    let settings = ctx.settings.stereo.clone();
+    // The previous piece, when the piece needs it: an open-GOP source's piece starts with
+    // pictures that reference it (MPEG-TS pieces only; they append byte-wise), and a relative
+    // depth model's temporal window is warmed up on its last frames.
+    let ext = ev.key.rsplit_once('.').map_or("", |(_, e)| e).to_string();
+    let open_gop = media.open_gop && ext == "ts";
+    let warm_up = estimator.relative() && settings.depth_window > 1;
+    let previous = match index {
+        0 => None,
+        _ if !(open_gop || warm_up) => None,
+        _ => {
+            let key = keys::source_segment_key_ext(job_id, index - 1, &ext);
             Some(match ctx.input.local_path(&key) {
                 Some(p) => p,
                 None => {
-                    let p = scratch.path().join("preroll.ts");
+                    let p = scratch.path().join(format!("previous.{ext}"));
                     ctx.input.get_to_file(&key, &p).await?;
                     p
                 }
             })
         }
-        _ => None,
     };
     let out = scratch.path().join("stereo.mp4");
-    let mut estimator = ctx.depth.create()?;
-    let settings = ctx.settings.stereo.clone();
     let progress = ctx.progress.clone();
     let (job2, out2) = (job_id.clone(), out.clone());
     let stats = tokio::task::spawn_blocking(move || {
         let report = |n: u64| progress.frames_rendered(&job2, index, n);
         render_segment_after(
             &src,
-            preroll.as_deref(),
+            previous.as_deref().map(|path| Previous { path, open_gop }),
             &media,
             &out2,
             &settings,

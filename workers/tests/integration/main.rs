@@ -18,6 +18,7 @@ mod faithful;
 mod inference;
 mod models;
 mod resume;
+mod temporal;
 #[path = "../../../pipeline-core/tests/support/tools.rs"]
 mod tools;
 mod tracks;

@@ -153,6 +153,10 @@ impl<T: Transport> DepthEstimator for RemoteEstimator<T> {
         self.settings.batch.max(1)
     }
 
+    fn relative(&self) -> bool {
+        self.settings.profile.output != crate::depth::OutputMeaning::Nearness01
+    }
+
     fn estimate(&mut self, frames: &[FrameRef<'_>]) -> Result<Vec<DepthMap>, DepthError> {
         let Some(first) = frames.first() else {
             return Ok(Vec::new());
