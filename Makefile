@@ -125,9 +125,11 @@ clean:
 
 # Picture quality of the stereo renderer against ground truth: the Motorcycle pair scikit-image
 # ships (true disparity) and synthetic scenes with exact depth; old vs new renderer and identity,
-# PSNR/SSIM (BENCHMARKS.md, "Picture quality against ground truth"). Not a test.
+# PSNR/SSIM (BENCHMARKS.md, "Picture quality against ground truth"); then flicker, seams and cut
+# detection of the temporal depth window (BENCHMARKS.md §7). Not a test.
 .PHONY: quality
 quality: deps-python
 	$(PY) -m pip install -q --disable-pip-version-check 'scikit-image==0.26.0'
 	$(PY) scripts/quality_data.py $(CACHE_DIR)/quality
 	cargo run --release -p pipeline-core --no-default-features --example stereo_quality -- $(CACHE_DIR)/quality
+	cargo run --release -p pipeline-core --no-default-features --example temporal_quality

@@ -37,7 +37,7 @@ pub const DEFAULT_WINDOW: usize = 8;
 /// frames of the previous piece.
 pub const MAX_WINDOW: usize = 120;
 /// Mean absolute luma difference (0..255) between consecutive thumbnails that counts as a cut.
-pub const CUT_THRESHOLD: f32 = 30.0;
+pub const CUT_THRESHOLD: f32 = 20.0;
 
 const THUMB_W: usize = 32;
 const THUMB_H: usize = 18;
