@@ -93,6 +93,7 @@ async fn render_one(
         _ if !(open_gop || warm_up) => None,
         _ => {
             let key = keys::source_segment_key_ext(job_id, index - 1, &ext);
+            info!(%key, open_gop, depth_warm_up = warm_up, "previous piece used");
             Some(match ctx.input.local_path(&key) {
                 Some(p) => p,
                 None => {

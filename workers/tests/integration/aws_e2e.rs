@@ -68,8 +68,15 @@ async fn aws_pipeline_converts_a_clip_with_two_video_workers() {
     let input = vfr_two_audio_clip(cloud.dir.path());
     let mut procs = Procs::new(&cloud);
     let media = procs.spawn(Bin::Media, "media", &[]);
-    let video_a = procs.spawn(Bin::Video, "video-a", &[]);
-    let video_b = procs.spawn(Bin::Video, "video-b", &[]);
+    // A relative ("learned") model: each segment after the first fetches the previous piece
+    // from S3 to warm up the temporal depth window.
+    let model = crate::temporal::wobbling_model(cloud.dir.path());
+    let model_env = [
+        ("MODEL_PATH", model.to_str().expect("utf-8")),
+        ("MODEL_PROFILE", "depth-anything-v2"),
+    ];
+    let video_a = procs.spawn(Bin::Video, "video-a", &model_env);
+    let video_b = procs.spawn(Bin::Video, "video-b", &model_env);
     let reassembler = procs.spawn(Bin::Reassembler, "reassembler", &[]);
 
     let kept = cloud.dir.path().join("final.mp4");
@@ -115,6 +122,12 @@ async fn aws_pipeline_converts_a_clip_with_two_video_workers() {
         })
         .unwrap_or_default();
     assert_eq!(langs, ["eng", "fra"], "both audio tracks");
+    let warmed: Vec<String> = [video_a, video_b]
+        .iter()
+        .flat_map(|w| procs.log(*w).lines().map(str::to_string).collect::<Vec<_>>())
+        .filter(|l| l.contains("previous piece used") && l.contains("\"depth_warm_up\":true"))
+        .collect();
+    assert_eq!(warmed.len(), 2, "segments 1 and 2 warm up: {warmed:?}");
     assert!(
         lines.iter().any(|l| l.contains("PROCESSING"))
             && lines.iter().any(|l| l.contains("COMPLETED")),

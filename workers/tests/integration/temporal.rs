@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 /// A relative-depth model: inverse depth is the pixel's mean channel value, and its brightest
 /// parts get an extra push proportional to the frame's mean brightness, so the per-frame
 /// percentile range (and with it the whole scene's nearness) wobbles when the light flickers.
-fn wobbling_model(dir: &Path) -> PathBuf {
+pub fn wobbling_model(dir: &Path) -> PathBuf {
     let path = dir.join("wobble.onnx");
     let script = r#"
 import sys, onnx
