@@ -25,6 +25,8 @@ pub struct ConvertOptions {
     pub depth: Arc<dyn DepthEstimatorFactory>,
     /// Keep the job's intermediate files after success (for debugging).
     pub keep_intermediates: bool,
+    /// Also write the depth maps to this file (`crate::convert_depth`), with the model's name.
+    pub export_depth: Option<(PathBuf, String)>,
 }
 
 /// What `--json` prints.
@@ -139,6 +141,7 @@ pub async fn convert(
     progress: Arc<dyn Progress>,
 ) -> Result<ConvertSummary> {
     let started = Instant::now();
+    opts.settings.stereo.keep_depth |= opts.export_depth.is_some();
     // ffmpeg runs with paths inside the workdir: make it absolute once.
     opts.workdir =
         std::path::absolute(&opts.workdir).map_err(|e| PipelineError::io(&opts.workdir, e))?;
@@ -298,6 +301,19 @@ pub async fn convert(
     .await
     .map_err(|e| PipelineError::State(e.to_string()))??;
     let output_frames = count_video_frames(&opts.output)?;
+    if let Some((to, model)) = &opts.export_depth {
+        progress.phase("writing depth");
+        let export = crate::convert_depth::DepthExport {
+            to,
+            input: &opts.input,
+            model,
+            depth_window: opts.settings.stereo.depth_window,
+            film: &opts.output,
+        };
+        let segments = job.segments_total.unwrap_or(0);
+        crate::convert_depth::export_depth(&*ctx.output, &job_id, segments, &ctx.scratch, &export)
+            .await?;
+    }
     if !opts.keep_intermediates {
         cleanup(&ctx, &job_id, Some(&key)).await;
     }

@@ -3,6 +3,7 @@
 pub mod adapters;
 pub mod config;
 pub mod convert;
+pub mod convert_depth;
 pub mod depth;
 pub mod domain;
 pub mod error;

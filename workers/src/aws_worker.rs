@@ -240,6 +240,7 @@ impl WorkerConfig {
                     params,
                     encode: EncodeSettings::default(),
                     depth_window,
+                    keep_depth: false,
                 },
                 // The cloud derives job ids from the object alone: duplicate events, same job.
                 job_salt: String::new(),

@@ -32,6 +32,14 @@ pub struct ConvertArgs {
     /// embedded absolute model is not affected.
     #[arg(long, default_value_t = pipeline_core::depth::temporal::DEFAULT_WINDOW)]
     pub depth_smoothing: usize,
+    /// Also write the depth maps (lossless 16-bit FFV1 video, .mkv) to this file, with a JSON
+    /// sidecar beside it (same name, .json), to re-render later with `--depth`.
+    #[arg(long, value_name = "FILE")]
+    pub export_depth: Option<PathBuf>,
+    /// Render from a depth file made by `--export-depth` for this same input instead of running a
+    /// model (new layout, divergence or convergence without paying for depth again).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["model", "model_profile", "export_depth"])]
+    pub depth: Option<PathBuf>,
     /// ONNX depth model: a file, or a name fetched with `stereospot models fetch NAME` (see
     /// `stereospot models list`; default: the embedded stereospot-cues heuristic model).
     #[arg(long)]
@@ -102,13 +110,23 @@ fn default_workdir() -> PathBuf {
 /// Settings that change the output: part of the job id, so a re-run with other settings is a
 /// new job rather than a resume of mismatched segments.
 fn fingerprint(a: &ConvertArgs, model: Option<&Path>, profile: Option<&str>) -> String {
-    let model = match model {
-        None => "embedded".to_string(),
-        Some(p) => {
+    let model = match (model, &a.depth) {
+        (_, Some(d)) => {
+            let len = std::fs::metadata(d).map(|m| m.len()).unwrap_or(0);
+            let canon = d.canonicalize().unwrap_or_else(|_| d.to_path_buf());
+            format!("depth-file:{}:{len}", canon.display())
+        }
+        (None, None) => "embedded".to_string(),
+        (Some(p), None) => {
             let len = std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
             let canon = p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
             format!("{}:{len}", canon.display())
         }
+    };
+    let model = if a.export_depth.is_some() {
+        format!("{model};export-depth")
+    } else {
+        model
     };
     // Remote backends differ from local by quantisation only, but a resumed job must not mix them.
     let backend = match a.inference_backend {
@@ -160,19 +178,22 @@ pub async fn run(args: ConvertArgs) -> anyhow::Result<ConvertSummary> {
         &catalog::models_dir_from_env(Some(&workdir)),
     )?;
     // Load and check the model before touching any file: a bad model fails in a second.
-    let factory = build_factory(
-        &BackendArgs {
-            backend: args.inference_backend,
-            model: model.clone(),
-            profile: profile.clone(),
-            device: args.device.clone(),
-            batch: args.batch,
-            inference_url: args.inference_url.clone(),
-            sagemaker_endpoint: args.sagemaker_endpoint.clone(),
-            ..BackendArgs::default()
-        }
-        .with_tuning_from_env()?,
-    )?;
+    let factory = match &args.depth {
+        Some(depth) => depth_file_factory(depth, &args.input)?,
+        None => build_factory(
+            &BackendArgs {
+                backend: args.inference_backend,
+                model: model.clone(),
+                profile: profile.clone(),
+                device: args.device.clone(),
+                batch: args.batch,
+                inference_url: args.inference_url.clone(),
+                sagemaker_endpoint: args.sagemaker_endpoint.clone(),
+                ..BackendArgs::default()
+            }
+            .with_tuning_from_env()?,
+        )?,
+    };
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2);
@@ -188,10 +209,20 @@ pub async fn run(args: ConvertArgs) -> anyhow::Result<ConvertSummary> {
                 pix_fmt: args.pix_fmt,
             },
             depth_window: args.depth_smoothing,
+            keep_depth: args.export_depth.is_some(),
         },
         job_salt: fingerprint(&args, model.as_deref(), profile.as_deref()),
         ..Settings::default()
     };
+    let mut settings = settings;
+    if args.depth.is_some() {
+        // A depth file is read in one pass: the film is rendered as one segment.
+        settings.segment_seconds = 1e9;
+    }
+    let export_depth = args
+        .export_depth
+        .clone()
+        .map(|p| (p, model_label(model.as_deref(), profile.as_deref())));
     let opts = ConvertOptions {
         input: args.input.clone(),
         output: args.output.clone(),
@@ -202,6 +233,7 @@ pub async fn run(args: ConvertArgs) -> anyhow::Result<ConvertSummary> {
         concurrency: args.jobs.unwrap_or((cores / 2).clamp(2, 8)),
         depth: factory,
         keep_intermediates: args.keep_intermediates,
+        export_depth,
     };
     let progress = Arc::new(ConsoleProgress::new(
         std::io::stderr().is_terminal(),
@@ -302,5 +334,38 @@ mod tests {
         assert_eq!(line.lines().count(), 1);
         assert!(line.starts_with("warning: "));
         assert!(line.contains("font.ttf): MP4 cannot hold attachments; data track 5"));
+    }
+}
+
+/// The depth file of `--depth`, checked against the input before anything runs: its sidecar
+/// must name this input (size and sampled SHA-256) and its frame count.
+fn depth_file_factory(
+    depth: &Path,
+    input: &Path,
+) -> anyhow::Result<Arc<dyn pipeline_core::ports::DepthEstimatorFactory>> {
+    use pipeline_core::depth::depth_file::{DepthFileFactory, DepthSidecar};
+    let sidecar = DepthSidecar::read_for(depth)?;
+    let info = pipeline_core::media::probe(input)?;
+    sidecar.check_matches(depth, input, info.frames)?;
+    Ok(Arc::new(DepthFileFactory::new(
+        depth.to_path_buf(),
+        sidecar,
+    )))
+}
+
+/// How the sidecar of `--export-depth` names the model.
+fn model_label(model: Option<&Path>, profile: Option<&str>) -> String {
+    let file = model.map_or_else(
+        || "embedded stereospot-cues".to_string(),
+        |p| {
+            p.file_name().map_or_else(
+                || p.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            )
+        },
+    );
+    match profile {
+        Some(p) => format!("{file} (profile {p})"),
+        None => file,
     }
 }

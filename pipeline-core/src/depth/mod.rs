@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use crate::ports::depth::DepthError;
 
 pub mod catalog;
+pub mod depth_file;
 pub mod download;
 pub mod io_check;
 pub mod ort_backend;

@@ -1,7 +1,8 @@
 //! The object key layout shared by every adapter.
 //!
 //! Input bucket:  `input/<name>.mp4` (uploads), `segments/<job>/<i>.ts` (chunks).
-//! Output bucket: `jobs/<job>/segments/<i>.mp4` (stereo segments), `jobs/<job>/final.mp4`.
+//! Output bucket: `jobs/<job>/segments/<i>.mp4` (stereo segments), `jobs/<job>/final.mp4`,
+//! `jobs/<job>/depth/<i>.mkv` (a segment's depth maps, when kept).
 use super::JobId;
 
 pub const INPUT_PREFIX: &str = "input/";
@@ -34,6 +35,11 @@ pub fn output_segment_key(job: &JobId, index: u32) -> String {
 
 pub fn output_segments_prefix(job: &JobId) -> String {
     format!("{JOBS_PREFIX}{job}/segments/")
+}
+
+/// A stereo segment's depth maps (FFV1 16-bit Matroska), kept when depth is exported.
+pub fn output_depth_key(job: &JobId, index: u32) -> String {
+    format!("{JOBS_PREFIX}{job}/depth/{index:05}.mkv")
 }
 
 pub fn final_key(job: &JobId) -> String {
@@ -140,6 +146,7 @@ mod tests {
             "segments/0123456789abcdef/00001.mp4",
             "jobs/0123456789abcdef/segments/-1.mp4",
             "jobs/0123456789abcdef/other.mp4",
+            "jobs/0123456789abcdef/depth/00001.mkv",
             "",
         ] {
             assert_eq!(classify(k), KeyKind::Other, "{k}");

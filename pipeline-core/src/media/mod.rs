@@ -2,6 +2,7 @@
 //! encoding and joining, and the plan of which tracks reach the output.
 pub mod chunk;
 pub mod decode;
+pub mod depth_video;
 pub mod encode;
 pub mod join;
 pub mod mkv_raw;

@@ -16,6 +16,9 @@ pub struct StereoSettings {
     /// [`crate::depth::temporal`]). Each segment after the first warms it up on the last
     /// `depth_window - 1` frames of the previous piece.
     pub depth_window: usize,
+    /// Also write each segment's depth maps (FFV1 16-bit, `media::depth_video`) next to its
+    /// stereo segment, for export and re-rendering.
+    pub keep_depth: bool,
 }
 
 impl Default for StereoSettings {
@@ -25,6 +28,7 @@ impl Default for StereoSettings {
             params: StereoParams::default(),
             encode: EncodeSettings::default(),
             depth_window: crate::depth::temporal::DEFAULT_WINDOW,
+            keep_depth: false,
         }
     }
 }

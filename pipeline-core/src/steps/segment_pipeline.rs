@@ -4,6 +4,7 @@
 use super::StereoSettings;
 use crate::depth::Stabiliser;
 use crate::domain::MediaInfo;
+use crate::media::depth_video::DepthWriter;
 use crate::media::{frame_times, output_format, Decoder, Encoder};
 use crate::ports::{DepthEstimator, DepthMap, FrameRef};
 use crate::stereo::{rgb48_to_rgb24, Renderer, SampleFormat};
@@ -148,6 +149,8 @@ pub fn render_segment_after(
             est: depth,
             batch,
             stabiliser,
+            depth_out: settings.keep_depth.then(|| depth_video_path(out)),
+            writer: None,
             width: w,
             height: h,
             sample,
@@ -257,10 +260,19 @@ fn decode_stage(
     Ok(((n, warm), busy))
 }
 
+/// Where [`render_segment_after`] writes the segment's depth maps when
+/// [`StereoSettings::keep_depth`] is set: next to `out`.
+pub fn depth_video_path(out: &Path) -> std::path::PathBuf {
+    out.with_file_name("depth.mkv")
+}
+
 struct DepthStage<'a> {
     est: &'a mut dyn DepthEstimator,
     batch: usize,
     stabiliser: Option<Stabiliser>,
+    /// Keep the maps rendered (not the warm-up's) in this depth video.
+    depth_out: Option<std::path::PathBuf>,
+    writer: Option<DepthWriter>,
     width: u32,
     height: u32,
     sample: SampleFormat,
@@ -325,6 +337,7 @@ impl DepthStage<'_> {
                     warm += 1;
                     continue;
                 }
+                self.keep(&depth)?;
                 if tx
                     .send(Pair {
                         frame: item.frame,
@@ -337,7 +350,28 @@ impl DepthStage<'_> {
                 n += 1;
             }
         }
+        if let Some(w) = self.writer.take() {
+            let kept = w.finish()?;
+            if kept != n {
+                return Err(PipelineError::State(format!(
+                    "depth video has {kept} maps for {n} frames"
+                )));
+            }
+        }
         Ok(((n, warm), busy))
+    }
+
+    fn keep(&mut self, map: &DepthMap) -> Result<()> {
+        let Some(path) = &self.depth_out else {
+            return Ok(());
+        };
+        if self.writer.is_none() {
+            self.writer = Some(DepthWriter::start(path, map.width, map.height)?);
+        }
+        match &mut self.writer {
+            Some(w) => w.write(map),
+            None => Ok(()),
+        }
     }
 }
 

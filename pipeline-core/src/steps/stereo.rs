@@ -130,6 +130,12 @@ async fn render_one(
         other => other,
     })?;
     let meta = vec![(FRAMES_META.to_string(), stats.frames.to_string())];
+    if ctx.settings.stereo.keep_depth {
+        // Before the stereo segment: a segment that exists always has its depth.
+        let depth = crate::steps::segment_pipeline::depth_video_path(&out);
+        let key = keys::output_depth_key(job_id, index);
+        ctx.output.put_file(&key, &depth, &meta).await?;
+    }
     ctx.output.put_file(&out_key, &out, &meta).await?;
     if let Err(e) = ctx.jobs.add_frame_progress(job_id, stats.frames).await {
         warn!(error = %e, "frame progress not recorded");

@@ -221,25 +221,8 @@ fn bit_depth_paths(media: &Path, exe: &Path, tmp: &Path) -> Result<()> {
         "hvc1",
         &ten.to_string_lossy(),
     ])?;
-    let run = |input: &Path, extra: &[&str], name: &str| -> Result<f64> {
-        let out = tmp.join(format!("{name}.mp4"));
-        let t = Instant::now();
-        let o = Command::new(exe)
-            .arg("convert")
-            .arg(input)
-            .arg("-o")
-            .arg(&out)
-            .args(["--json", "--quiet", "--device", "cpu", "--workdir"])
-            .arg(tmp.join(format!("wd-{name}")))
-            .args(extra)
-            .stderr(Stdio::inherit())
-            .output()?;
-        if !o.status.success() {
-            bail!("convert {name} failed");
-        }
-        let s: serde_json::Value = serde_json::from_slice(o.stdout.trim_ascii())?;
-        Ok(s["output_frames"].as_f64().unwrap_or(0.0) / t.elapsed().as_secs_f64())
-    };
+    let run =
+        |input: &Path, extra: &[&str], name: &str| timed_convert(exe, tmp, input, extra, name);
     let base = run(&eight, &[], "8bit")?;
     let forced = run(
         &eight,
@@ -253,7 +236,56 @@ fn bit_depth_paths(media: &Path, exe: &Path, tmp: &Path) -> Result<()> {
     println!("| 8-bit H.264 in, 8-bit render, x264 8-bit out (default) | {base:.1} | 1.00 |");
     println!("| same input, 16-bit render, x264 High10 out (`--pix-fmt yuv420p10le --output-codec h264`) | {forced:.1} | {:.2} |", forced / base);
     println!("| 10-bit HEVC in, 16-bit render, x265 Main10 out (default for 10-bit) | {hevc10:.1} | {:.2} |", hevc10 / base);
+    depth_reuse(exe, tmp, &eight, base)
+}
+
+/// Depth export and re-render on the 8-bit clip, against the plain conversion (`base` fps,
+/// same run): the cost of keeping the depth, and a re-render from it (no model, one segment).
+fn depth_reuse(exe: &Path, tmp: &Path, clip: &Path, base: f64) -> Result<()> {
+    let depth = tmp.join("clip8.depth.mkv");
+    let d = depth.to_string_lossy().into_owned();
+    let export = timed_convert(exe, tmp, clip, &["--export-depth", &d], "export")?;
+    let again = timed_convert(
+        exe,
+        tmp,
+        clip,
+        &["--depth", &d, "--divergence", "3"],
+        "rerender",
+    )?;
+    println!();
+    println!("| 10 s of the clip, end to end, embedded model | fps | vs plain conversion |");
+    println!("|---|---|---|");
+    println!("| plain conversion | {base:.1} | 1.00 |");
+    println!(
+        "| with `--export-depth` | {export:.1} | {:.2} |",
+        export / base
+    );
+    println!(
+        "| re-render from the depth file (`--depth`, one segment, no model) | {again:.1} | {:.2} |",
+        again / base
+    );
     Ok(())
+}
+
+/// Frames per wall second of one `stereospot convert` of `input` with `extra` arguments.
+fn timed_convert(exe: &Path, tmp: &Path, input: &Path, extra: &[&str], name: &str) -> Result<f64> {
+    let out = tmp.join(format!("{name}.mp4"));
+    let t = Instant::now();
+    let o = Command::new(exe)
+        .arg("convert")
+        .arg(input)
+        .arg("-o")
+        .arg(&out)
+        .args(["--json", "--quiet", "--device", "cpu", "--workdir"])
+        .arg(tmp.join(format!("wd-{name}")))
+        .args(extra)
+        .stderr(Stdio::inherit())
+        .output()?;
+    if !o.status.success() {
+        bail!("convert {name} failed");
+    }
+    let s: serde_json::Value = serde_json::from_slice(o.stdout.trim_ascii())?;
+    Ok(s["output_frames"].as_f64().unwrap_or(0.0) / t.elapsed().as_secs_f64())
 }
 
 fn cpu_model() -> String {

@@ -124,7 +124,13 @@ async fn aws_pipeline_converts_a_clip_with_two_video_workers() {
     assert_eq!(langs, ["eng", "fra"], "both audio tracks");
     let warmed: Vec<String> = [video_a, video_b]
         .iter()
-        .flat_map(|w| procs.log(*w).lines().map(str::to_string).collect::<Vec<_>>())
+        .flat_map(|w| {
+            procs
+                .log(*w)
+                .lines()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
         .filter(|l| l.contains("previous piece used") && l.contains("\"depth_warm_up\":true"))
         .collect();
     assert_eq!(warmed.len(), 2, "segments 1 and 2 warm up: {warmed:?}");

@@ -14,6 +14,7 @@ mod bad_input;
 mod convert;
 #[cfg(feature = "aws")]
 mod coordination_bench;
+mod depth_export;
 mod faithful;
 mod inference;
 mod models;
