@@ -80,10 +80,16 @@ fn convert_ok(input: &Path, dir: &Path, args: &[&str]) -> (PathBuf, Value, Strin
     (output, sum, stderr)
 }
 
+/// Warnings about what the output does not carry: the CLI's one line, or a log line of the
+/// same (which would be a duplicate). Other warnings (a transient retry on a loaded machine)
+/// are not about tracks.
 fn warning_lines(stderr: &str) -> Vec<&str> {
     stderr
         .lines()
-        .filter(|l| l.to_ascii_lowercase().contains("warn"))
+        .filter(|l| {
+            let l = l.to_ascii_lowercase();
+            l.contains("warn") && (l.contains("carry") || l.contains("carried"))
+        })
         .collect()
 }
 
