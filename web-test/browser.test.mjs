@@ -82,6 +82,8 @@ test('upload through the page, follow the job, play the 3D result', { timeout: T
   await page.goto(`${WEB_URL}/`);
   assert.equal(await page.locator('h1').textContent(), 'Convert a video to 3D');
   await page.setInputFiles('#file', clip);
+  // The job's own 3D settings: top and bottom, not the service's side-by-side default.
+  await page.selectOption('#layout', 'full-tb');
   await page.click('#start');
 
   // The page uploads with progress, then goes to /jobs/<id>?new=1.
@@ -108,7 +110,8 @@ test('upload through the page, follow the job, play the 3D result', { timeout: T
   );
   const meta = await video.jsonValue();
   assert.ok(Math.abs(meta.duration - 4) < 0.2, `duration ${meta.duration}`);
-  assert.deepEqual([meta.w, meta.h], [640, 240], 'full side-by-side: twice the width');
+  assert.deepEqual([meta.w, meta.h], [320, 480], 'full top-bottom (the chosen format): twice the height');
+  assert.match(await page.locator('#facts').textContent(), /format full-tb/);
   const download = page.locator('#download');
   assert.match(await download.getAttribute('href'), /final\.mp4/);
   assert.equal(await download.getAttribute('download'), 'browser_clip-3d.mp4');

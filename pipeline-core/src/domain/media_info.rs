@@ -52,6 +52,13 @@ pub struct MediaInfo {
     /// travels by value in step outcomes.
     #[serde(default)]
     pub tracks: Box<Tracks>,
+    /// The user's stereo options for this job (from the upload's metadata), over the workers'
+    /// defaults. Recorded with the media facts so every video-worker applies the same.
+    #[serde(
+        default,
+        skip_serializing_if = "super::job_options::JobOptions::is_empty"
+    )]
+    pub options: super::job_options::JobOptions,
 }
 
 impl MediaInfo {

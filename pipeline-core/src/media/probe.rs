@@ -251,6 +251,7 @@ pub fn parse_probe(json: &Value) -> std::result::Result<MediaInfo, String> {
         segment_starts: Vec::new(),
         open_gop: false,
         tracks: Box::new(super::tracks::plan(json, main_video)),
+        options: Default::default(),
     })
 }
 

@@ -89,18 +89,26 @@ pub trait ObjectStore: Send + Sync {
     ) -> Result<Presigned> {
         Err(cannot_presign(self.bucket()))
     }
-    /// A single PUT of exactly `size` bytes of `content_type` to `key`, valid for `ttl`.
+    /// A single PUT of exactly `size` bytes of `content_type` to `key`, valid for `ttl`, storing
+    /// `metadata` as the object's user metadata (signed: the client must send it as headers).
     async fn presign_put(
         &self,
         _key: &str,
         _ttl: Duration,
         _content_type: &str,
         _size: u64,
+        _metadata: &[(String, String)],
     ) -> Result<Presigned> {
         Err(cannot_presign(self.bucket()))
     }
-    /// Start a multipart upload of `key` for a client; returns its upload id.
-    async fn start_upload(&self, _key: &str, _content_type: &str) -> Result<String> {
+    /// Start a multipart upload of `key` for a client, with `metadata` as the object's user
+    /// metadata; returns its upload id.
+    async fn start_upload(
+        &self,
+        _key: &str,
+        _content_type: &str,
+        _metadata: &[(String, String)],
+    ) -> Result<String> {
         Err(cannot_presign(self.bucket()))
     }
     /// A PUT of part `part_number` (`size` bytes) of an upload, valid for `ttl`.

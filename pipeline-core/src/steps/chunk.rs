@@ -1,7 +1,7 @@
 //! Chunk: probe the uploaded video, record the job, split it at keyframes, upload the pieces.
 use super::{scratch_dir, Context};
 use crate::domain::keys::{self, KeyKind};
-use crate::domain::{JobId, JobRecord, JobStatus, MediaInfo};
+use crate::domain::{JobId, JobOptions, JobRecord, JobStatus, MediaInfo};
 use crate::events::ObjectCreated;
 use crate::media::{self, chunk::segment_container};
 use crate::{PipelineError, Result};
@@ -65,6 +65,13 @@ async fn split_and_upload(
     ctx.jobs.set_status(job_id, JobStatus::Chunking).await?;
     let scratch = scratch_dir(ctx, "chunk-")?;
     let name = ev.key.rsplit('/').next().unwrap_or("input");
+    // The user's stereo options ride on the upload (web UI); unreadable ones fail the job with
+    // the reason rather than silently rendering something else.
+    let options = match ctx.input.head(&ev.key).await? {
+        Some(head) => JobOptions::from_metadata(&head.metadata)
+            .map_err(|e| PipelineError::bad_input(name, format!("job options: {e}")))?,
+        None => JobOptions::default(),
+    };
     let input = match ctx.input.local_path(&ev.key) {
         Some(p) => p,
         None => {
@@ -99,6 +106,7 @@ async fn split_and_upload(
     let mut media = media;
     media.segment_starts = starts.starts;
     media.open_gop = starts.open_gop;
+    media.options = options;
     let total = pieces.len() as u32;
     // The segment count is recorded before the first piece is uploaded: a fast video-worker can
     // never see a job without its total.

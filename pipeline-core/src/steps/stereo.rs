@@ -81,7 +81,7 @@ async fn render_one(
         }
     };
     let mut estimator = ctx.depth.create()?;
-    let settings = ctx.settings.stereo.clone();
+    let settings = media.options.apply(&ctx.settings.stereo);
     // The previous piece, when the piece needs it: an open-GOP source's piece starts with
     // pictures that reference it (MPEG-TS pieces only; they append byte-wise), and a relative
     // depth model's temporal window is warmed up on its last frames.

@@ -14,13 +14,17 @@ pub const MAX_STEM_CHARS: usize = 80;
 pub const MAX_KEY_BYTES: usize = 1024;
 
 /// Body of `POST /api/jobs`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewUpload {
     pub filename: String,
     pub size: u64,
     #[serde(default)]
     pub content_type: Option<String>,
+    /// The job's stereo options (layout, divergence, convergence) over the workers' defaults;
+    /// they ride on the upload as S3 metadata.
+    #[serde(default)]
+    pub options: pipeline_core::domain::JobOptions,
 }
 
 fn not_mp4(message: String) -> ApiError {
@@ -53,6 +57,9 @@ impl NewUpload {
         if self.size == 0 {
             return Err(ApiError::bad_request("size must be at least 1 byte"));
         }
+        self.options
+            .validate()
+            .map_err(|e| ApiError::bad_request(format!("options: {e}")))?;
         if self.size > max_bytes {
             return Err(ApiError::too_large(format!(
                 "{} bytes is above the {max_bytes}-byte upload limit",
@@ -178,7 +185,24 @@ mod tests {
             filename: name.into(),
             size,
             content_type: ct.map(str::to_string),
+            options: Default::default(),
         }
+    }
+
+    #[test]
+    fn options_are_checked_with_the_upload() {
+        let mut r = req("a.mp4", 10, None);
+        r.options.layout = Some("half-tb".into());
+        assert!(r.validate(10).is_ok());
+        r.options.divergence = Some(50.0);
+        let e = r.validate(10).unwrap_err();
+        assert_eq!(e.status, StatusCode::BAD_REQUEST);
+        assert!(e.message.contains("options: divergence"), "{}", e.message);
+        let body =
+            r#"{"filename":"a.mp4","size":3,"options":{"layout":"anaglyph","convergence":0.2}}"#;
+        let parsed: NewUpload = serde_json::from_str(body).unwrap();
+        assert_eq!(parsed.options.layout.as_deref(), Some("anaglyph"));
+        assert_eq!(parsed.options.convergence, Some(0.2));
     }
 
     #[test]

@@ -96,9 +96,10 @@ pub async fn create_job_upload(
     let ttl = st.cfg.upload_url_ttl;
     let expires_at = now_millis() + ttl.as_millis() as i64;
 
+    let meta = req.options.to_metadata();
     let upload = if req.size <= st.cfg.single_put_max_bytes {
         let p = store
-            .presign_put(&key, ttl, MP4_TYPE, req.size)
+            .presign_put(&key, ttl, MP4_TYPE, req.size, &meta)
             .await
             .map_err(presign_err)?;
         json!({
@@ -111,7 +112,7 @@ pub async fn create_job_upload(
         })
     } else {
         let upload_id = store
-            .start_upload(&key, MP4_TYPE)
+            .start_upload(&key, MP4_TYPE, &meta)
             .await
             .map_err(|e| ApiError::backend("start the upload", &e))?;
         let plan = plan_parts(req.size, st.cfg.part_bytes);
@@ -319,6 +320,7 @@ mod tests {
                 std::time::Duration::from_secs(3600),
                 MP4_TYPE,
                 1234,
+                &[("stereospot-layout".to_string(), "half-tb".to_string())],
             )
             .await
             .unwrap();
@@ -333,6 +335,9 @@ mod tests {
         assert_eq!(p.method, "PUT");
         let h = client_headers(&p);
         assert_eq!(h["content-type"], MP4_TYPE);
+        // The job options are signed metadata: the client must send them as they are.
+        assert!(signed.contains("x-amz-meta-stereospot-layout"), "{}", p.url);
+        assert_eq!(h["x-amz-meta-stereospot-layout"], "half-tb", "{h}");
         assert!(
             h.get("content-length").is_none() && h.get("host").is_none(),
             "{h}"

@@ -24,6 +24,10 @@ pub struct JobView {
     pub width: Option<u32>,
     pub height: Option<u32>,
     pub error: Option<String>,
+    /// The stereo options the uploader chose (empty: the service's defaults); known once the
+    /// job is chunked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub options: Option<pipeline_core::domain::JobOptions>,
 }
 
 /// `input/<32 hex>-<name>.mp4` -> `<name>.mp4`; other keys: the part after `input/`.
@@ -69,6 +73,7 @@ impl From<&JobRecord> for JobView {
             width,
             height,
             error: j.error.clone(),
+            options: j.media.as_ref().map(|m| m.options.clone()),
         }
     }
 }

@@ -557,6 +557,37 @@ async fn aws_not_a_video_fails_once_without_retries() {
     assert!(procs.alive(media));
 }
 
+/// An upload whose job options (S3 metadata) are unreadable: the job is FAILED once with the
+/// option and the reason, not rendered with something the user did not ask for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aws_bad_job_options_fail_the_job_with_the_reason() {
+    let cloud = cloud("badopt").await;
+    let mut procs = Procs::new(&cloud);
+    let media = procs.spawn(Bin::Media, "media", &[]);
+    let input = clip(cloud.dir.path(), "opts.mp4", "160x120", 2, 24, false);
+    let store = S3Store::new(&cloud.conf, &cloud.res.input_bucket);
+    let meta = [("stereospot-layout".to_string(), "sbs".to_string())];
+    store
+        .put_file("input/opts.mp4", &input, &meta)
+        .await
+        .expect("upload");
+    let failed = eventually(Duration::from_secs(60), || async {
+        scan(&cloud, &cloud.res.jobs_table)
+            .await
+            .iter()
+            .any(|j| j.get("status").map(String::as_str) == Some("FAILED"))
+    })
+    .await;
+    assert!(failed, "{}", procs.dump());
+    let j = the_only_job(&cloud, "FAILED").await;
+    let e = j.get("error").cloned().unwrap_or_default();
+    assert!(
+        e.contains("opts.mp4") && e.contains("job options") && e.contains("unknown stereo layout"),
+        "{e}"
+    );
+    assert!(procs.alive(media));
+}
+
 /// Garbage in every queue: each message is dropped (deleted, nothing dead-lettered), every
 /// worker keeps running, and a following good upload converts.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

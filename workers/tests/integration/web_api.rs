@@ -451,12 +451,18 @@ async fn web_api_upload_follow_events_and_download_the_result() {
     let (s, v) = post_json(
         &ui.url("/api/jobs"),
         Some(TOKEN),
-        &json!({"filename": "e2e clip.mp4", "size": bytes.len(), "content_type": "video/mp4"}),
+        &json!({"filename": "e2e clip.mp4", "size": bytes.len(), "content_type": "video/mp4",
+                "options": {"layout": "half-tb", "divergence": 3}}),
     );
     assert_eq!(s, 201, "{v}");
     let up = &v["upload"];
     assert_eq!(up["kind"], "single");
     assert_eq!(up["headers"]["content-type"], "video/mp4");
+    // The job's options ride on the upload as signed S3 metadata.
+    assert_eq!(
+        up["headers"]["x-amz-meta-stereospot-layout"], "half-tb",
+        "{up}"
+    );
     let r = put_presigned(up["url"].as_str().expect("url"), &up["headers"], &bytes);
     assert_eq!(r.status, 200, "PUT: {}", r.text());
 
@@ -538,8 +544,12 @@ async fn web_api_upload_follow_events_and_download_the_result() {
     assert_eq!(dl.status, 200);
     let out = cloud.dir.path().join("downloaded.mp4");
     std::fs::write(&out, &dl.body).expect("write download");
-    check_final(&input, &out, (640, 240));
+    // half-tb (the job's option, not the workers' full-sbs): the input's own size.
+    check_final(&input, &out, (320, 240));
     assert_eq!(res["final"]["filename"], "e2e_clip-3d.mp4");
+    let (_, job) = get(&ui.url(&format!("/api/jobs/{id}")), Some(TOKEN));
+    assert_eq!(job["options"]["layout"], "half-tb", "{job}");
+    assert_eq!(job["options"]["divergence"], 3.0, "{job}");
 
     // Lists: completed, not in progress.
     let (_, done_list) = get(&ui.url("/api/jobs?status=completed"), Some(TOKEN));

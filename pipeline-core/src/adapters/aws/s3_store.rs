@@ -201,6 +201,11 @@ impl S3Store {
     }
 }
 
+/// User metadata for a request (`None` when there is none, so no empty header is signed).
+fn user_metadata(m: &[(String, String)]) -> Option<HashMap<String, String>> {
+    (!m.is_empty()).then(|| m.iter().cloned().collect())
+}
+
 fn presign_config(ttl: Duration) -> Result<PresigningConfig> {
     PresigningConfig::expires_in(ttl)
         .map_err(|e| PipelineError::backend(BACKEND, format!("presign: {e}"), false))
@@ -446,6 +451,7 @@ impl ObjectStore for S3Store {
         ttl: Duration,
         content_type: &str,
         size: u64,
+        metadata: &[(String, String)],
     ) -> Result<Presigned> {
         self.client
             .put_object()
@@ -453,19 +459,26 @@ impl ObjectStore for S3Store {
             .key(key)
             .content_type(content_type)
             .content_length(size as i64)
+            .set_metadata(user_metadata(metadata))
             .presigned(presign_config(ttl)?)
             .await
             .map(presigned)
             .map_err(|e| presign_err("put", e))
     }
 
-    async fn start_upload(&self, key: &str, content_type: &str) -> Result<String> {
+    async fn start_upload(
+        &self,
+        key: &str,
+        content_type: &str,
+        metadata: &[(String, String)],
+    ) -> Result<String> {
         let out = retry_sdk(|| {
             self.client
                 .create_multipart_upload()
                 .bucket(&self.bucket)
                 .key(key)
                 .content_type(content_type)
+                .set_metadata(user_metadata(metadata))
                 .send()
         })
         .await

@@ -45,6 +45,14 @@
     fact('Finished', Stereo.time(job.completed_at));
     if (job.completed_at) fact('Took', Stereo.duration(job.completed_at - job.created_at));
     if (job.width) fact('Input', `${job.width}×${job.height}, ${job.duration_seconds.toFixed(1)} s`);
+    if (job.options) {
+      const o = job.options;
+      fact('3D settings', [
+        o.layout ? `format ${o.layout}` : 'default format',
+        o.divergence !== undefined ? `strength ${o.divergence} %` : null,
+        o.convergence !== undefined ? `screen depth ${o.convergence}` : null,
+      ].filter(Boolean).join(', '));
+    }
     if (job.error) fail(job.error);
   }
 

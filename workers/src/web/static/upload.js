@@ -75,7 +75,9 @@
     try {
       const created = await Stereo.api('/api/jobs', {
         method: 'POST',
-        body: JSON.stringify({ filename: file.name, size: file.size, content_type: 'video/mp4' }),
+        body: JSON.stringify({
+          filename: file.name, size: file.size, content_type: 'video/mp4', options: chosenOptions(),
+        }),
       });
       const up = created.upload;
       let jobId = null;
@@ -109,3 +111,21 @@
     }
   });
 })();
+
+// The 3D settings of the form, as the job API takes them.
+function chosenOptions() {
+  const value = (id) => document.getElementById(id).value;
+  return {
+    layout: value('layout'),
+    divergence: Number(value('divergence')),
+    convergence: Number(value('convergence')),
+  };
+}
+
+for (const id of ['divergence', 'convergence']) {
+  const input = document.getElementById(id);
+  const out = document.getElementById(`${id}-value`);
+  const show = () => { out.textContent = Number(input.value).toFixed(id === 'divergence' ? 1 : 2); };
+  input.addEventListener('input', show);
+  show();
+}

@@ -1,0 +1,146 @@
+//! Per-job stereo options: what a user chose for one film (layout, divergence, convergence),
+//! over the workers' defaults.
+//!
+//! They travel with the upload as S3 user metadata (`x-amz-meta-stereospot-layout`, ...: the web
+//! UI's presigned upload signs them), are read and checked by the chunk step, recorded with the
+//! job's media facts, and applied by every video-worker that renders one of its segments. An
+//! upload without them gets the workers' configuration.
+use crate::steps::StereoSettings;
+use crate::stereo::{Layout, StereoParams};
+
+pub const META_LAYOUT: &str = "stereospot-layout";
+pub const META_DIVERGENCE: &str = "stereospot-divergence";
+pub const META_CONVERGENCE: &str = "stereospot-convergence";
+
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct JobOptions {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layout: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub divergence: Option<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub convergence: Option<f32>,
+}
+
+impl JobOptions {
+    pub fn is_empty(&self) -> bool {
+        self == &JobOptions::default()
+    }
+
+    /// Check the values; the message names the option and the valid range.
+    pub fn validate(&self) -> Result<(), String> {
+        if let Some(l) = &self.layout {
+            l.parse::<Layout>().map_err(|e| e.to_string())?;
+        }
+        let defaults = StereoParams::default();
+        StereoParams {
+            divergence: self.divergence.unwrap_or(defaults.divergence),
+            convergence: self.convergence.unwrap_or(defaults.convergence),
+        }
+        .validate()
+    }
+
+    /// Read from object metadata (keys without the `x-amz-meta-` prefix, any case). Unknown
+    /// keys are ignored; a present but unreadable value is an error naming it.
+    pub fn from_metadata(meta: &[(String, String)]) -> Result<JobOptions, String> {
+        let get = |name: &str| {
+            meta.iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.trim().to_string())
+        };
+        let number = |name: &str| -> Result<Option<f32>, String> {
+            get(name)
+                .map(|v| {
+                    v.parse::<f32>()
+                        .map_err(|_| format!("{name} must be a number, got {v:?}"))
+                })
+                .transpose()
+        };
+        let o = JobOptions {
+            layout: get(META_LAYOUT).map(|l| l.to_ascii_lowercase()),
+            divergence: number(META_DIVERGENCE)?,
+            convergence: number(META_CONVERGENCE)?,
+        };
+        o.validate()?;
+        Ok(o)
+    }
+
+    /// As object metadata (for a presigned upload).
+    pub fn to_metadata(&self) -> Vec<(String, String)> {
+        let mut m = Vec::new();
+        if let Some(l) = &self.layout {
+            m.push((META_LAYOUT.to_string(), l.clone()));
+        }
+        if let Some(d) = self.divergence {
+            m.push((META_DIVERGENCE.to_string(), d.to_string()));
+        }
+        if let Some(c) = self.convergence {
+            m.push((META_CONVERGENCE.to_string(), c.to_string()));
+        }
+        m
+    }
+
+    /// `base` with these options over it (values were validated when the job was recorded; an
+    /// unreadable layout keeps the base's).
+    pub fn apply(&self, base: &StereoSettings) -> StereoSettings {
+        let mut s = base.clone();
+        if let Some(l) = self
+            .layout
+            .as_deref()
+            .and_then(|l| l.parse::<Layout>().ok())
+        {
+            s.layout = l;
+        }
+        if let Some(d) = self.divergence {
+            s.params.divergence = d;
+        }
+        if let Some(c) = self.convergence {
+            s.params.convergence = c;
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn metadata_round_trips_and_applies_over_the_defaults() {
+        let o = JobOptions {
+            layout: Some("half-tb".into()),
+            divergence: Some(3.5),
+            convergence: None,
+        };
+        assert_eq!(JobOptions::from_metadata(&o.to_metadata()).unwrap(), o);
+        let s = o.apply(&StereoSettings::default());
+        assert_eq!(s.layout, Layout::HalfTb);
+        assert_eq!(s.params.divergence, 3.5);
+        assert_eq!(s.params.convergence, 0.5, "unset keeps the worker's value");
+        assert!(JobOptions::from_metadata(&[]).unwrap().is_empty());
+        let upper = meta(&[("Stereospot-Layout", "ANAGLYPH")]);
+        assert_eq!(
+            JobOptions::from_metadata(&upper).unwrap().layout.as_deref(),
+            Some("anaglyph")
+        );
+    }
+
+    #[test]
+    fn bad_values_name_what_is_wrong() {
+        let e = JobOptions::from_metadata(&meta(&[(META_LAYOUT, "sbs")])).unwrap_err();
+        assert!(e.contains("unknown stereo layout"), "{e}");
+        let e = JobOptions::from_metadata(&meta(&[(META_DIVERGENCE, "lots")])).unwrap_err();
+        assert!(e.contains("stereospot-divergence must be a number"), "{e}");
+        let e = JobOptions::from_metadata(&meta(&[(META_DIVERGENCE, "11")])).unwrap_err();
+        assert!(e.contains("divergence must be a number in [0, 10]"), "{e}");
+        let e = JobOptions::from_metadata(&meta(&[(META_CONVERGENCE, "-1")])).unwrap_err();
+        assert!(e.contains("convergence"), "{e}");
+    }
+}
