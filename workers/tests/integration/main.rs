@@ -16,6 +16,8 @@ mod convert;
 mod coordination_bench;
 mod faithful;
 mod inference;
+mod layouts_more;
+mod layouts_vr;
 mod models;
 mod resume;
 #[path = "../../../pipeline-core/tests/support/tools.rs"]
