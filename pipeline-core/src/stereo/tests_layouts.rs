@@ -78,7 +78,11 @@ fn half_rgbd_squeezes_both_halves_and_sixteen_bit_depth_is_sixteen_bit() {
         for c in 0..3 {
             let a = full[(y * 2 * W + 2 * x) * 3 + c] as u32;
             let b = full[(y * 2 * W + 2 * x + 1) * 3 + c] as u32;
-            assert_eq!(half[(y * W + x) * 3 + c] as u32, (a + b + 1) / 2, "{x},{y}");
+            assert_eq!(
+                half[(y * W + x) * 3 + c] as u32,
+                (a + b).div_ceil(2),
+                "{x},{y}"
+            );
         }
     }
     let f16: Vec<u8> = f

@@ -219,7 +219,7 @@ fn rgbd_puts_the_frame_beside_its_depth() {
                 for c in 0..3 {
                     let a = f[(y * 320 + x0 + 2 * x) * 3 + c] as u32;
                     let b = f[(y * 320 + x0 + 2 * x + 1) * 3 + c] as u32;
-                    v.push(((a + b + 1) / 2) as u8);
+                    v.push((a + b).div_ceil(2) as u8);
                 }
             }
         }
