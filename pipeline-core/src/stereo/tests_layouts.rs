@@ -207,3 +207,37 @@ fn anaglyph_method_reaches_the_renderer() {
     let dubois = render(Layout::Anaglyph, LayoutOptions::default(), &f, &[0.5; 4], 2);
     assert_ne!(dubois, g);
 }
+
+/// Time per frame of each new layout at 640x360 (rgb24 and rgb48, whole render: views and
+/// packing), best of 10. Run: `cargo test --workspace --lib -- tests_layouts::timing
+/// --ignored --nocapture`.
+#[test]
+#[ignore = "timing; run with --ignored --nocapture"]
+fn timing_new_layouts_640x360() {
+    let (w, h) = (640u32, 360u32);
+    let rgb: Vec<u8> = (0..w * h * 3).map(|i| (i % 251) as u8).collect();
+    let rgb16: Vec<u8> = rgb
+        .iter()
+        .flat_map(|&v| (v as u16 * 257).to_le_bytes())
+        .collect();
+    let depth: Vec<f32> = (0..344 * 192).map(|i| (i % 344) as f32 / 343.0).collect();
+    for layout in [
+        Layout::FullSbs,
+        Layout::Rgbd,
+        Layout::Vr180,
+        Layout::Anaglyph,
+    ] {
+        for (format, frame) in [(SampleFormat::Rgb24, &rgb), (SampleFormat::Rgb48, &rgb16)] {
+            let mut r = Renderer::with_format(w, h, layout, params(), format);
+            let mut out = Vec::new();
+            let mut best = f64::INFINITY;
+            for _ in 0..10 {
+                let t = std::time::Instant::now();
+                r.render(frame, &depth, 344, 192, &mut out).unwrap();
+                best = best.min(t.elapsed().as_secs_f64() * 1e3);
+            }
+            let (ow, oh) = r.output_size();
+            println!("{layout:>9} {format} -> {ow}x{oh}: {best:.2} ms/frame");
+        }
+    }
+}

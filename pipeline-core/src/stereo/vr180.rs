@@ -20,9 +20,10 @@
 //!
 //! Each eye is `n x n` with `n = h * 180 / vertical span` (the source's rows spread over the
 //! screen's angular height keep about their density), rounded to an even number and clamped to
-//! [`MIN_EYE`]..=[`MAX_EYE`] (2880: a 5760 x 2880 side-by-side frame, the largest VR180 size
-//! current headsets decode). A 640x360 source at the default 90° screen: span 58.7°, eye 1104
-//! (output 2208 x 1104); 1920x1080: eye 2880 (clamped from 3312).
+//! [`MIN_EYE`]..=[`MAX_EYE`] (2048: a 4096 x 2048 side-by-side frame, 8.4 Mpx, fits H.264
+//! level 5.1, the largest H.264 picture headsets and phones decode in hardware; the default
+//! output codec for 8-bit sources is H.264). A 640x360 source at the default 90° screen: span
+//! 58.7°, eye 1104 (output 2208 x 1104); 1920x1080: eye 2048 (clamped from 3312).
 use super::sample::Sample;
 
 /// Default horizontal size of the virtual screen, in degrees.
@@ -32,7 +33,7 @@ pub const MIN_SCREEN_DEG: f32 = 20.0;
 pub const MAX_SCREEN_DEG: f32 = 160.0;
 /// Smallest and largest eye size (pixels per side).
 pub const MIN_EYE: u32 = 64;
-pub const MAX_EYE: u32 = 2880;
+pub const MAX_EYE: u32 = 2048;
 
 /// Checks a screen size in degrees.
 pub fn validate_screen_deg(deg: f32) -> Result<(), String> {
@@ -134,8 +135,11 @@ pub(crate) struct EyeMap {
     /// Per output column: left source column, weight of the next one (1/256), and
     /// `1 / cos(yaw)`; `None` for columns that miss the screen.
     cols: Vec<Option<(u32, u32, f64)>>,
-    /// Per output row: `tan(pitch)` (`None` at the poles' rows that cannot hit).
+    /// Per output row: `tan(pitch)`.
     tan_pitch: Vec<f64>,
+    /// Per output row: the columns `[start, end)` that can meet the screen (contiguous: the
+    /// screen is convex and centred); every other pixel of the row is black.
+    spans: Vec<(usize, usize)>,
 }
 
 /// Left tap and weight of the right one (1/256) for position `p` (pixel units, centres at
@@ -156,7 +160,7 @@ impl EyeMap {
     pub(crate) fn new(w: u32, h: u32, screen_deg: f32) -> EyeMap {
         let n = eye_size(w, h, screen_deg);
         let screen = Screen::new(w, h, screen_deg.clamp(MIN_SCREEN_DEG, MAX_SCREEN_DEG));
-        let cols = (0..n)
+        let cols: Vec<Option<(u32, u32, f64)>> = (0..n)
             .map(|i| {
                 let (yaw, _) = eye_angles(i, 0, n);
                 let (x, _) = screen.source_point(yaw, 0.0)?;
@@ -164,14 +168,28 @@ impl EyeMap {
                 Some((x0, fx, 1.0 / yaw.cos()))
             })
             .collect();
-        let tan_pitch = (0..n).map(|j| eye_angles(0, j, n).1.tan()).collect();
+        let tan_pitch: Vec<f64> = (0..n).map(|j| eye_angles(0, j, n).1.tan()).collect();
+        let th = screen.tan_half_h;
+        let spans = tan_pitch
+            .iter()
+            .map(|&tp| {
+                let hits = |c: &Option<(u32, u32, f64)>| {
+                    c.is_some_and(|(_, _, sec)| (tp * sec).abs() <= th)
+                };
+                match cols.iter().position(hits) {
+                    None => (0, 0),
+                    Some(a) => (a, cols.iter().rposition(hits).map_or(a, |b| b + 1)),
+                }
+            })
+            .collect();
         EyeMap {
             n: n as usize,
             w: w as usize,
             h: h as usize,
-            tan_half_h: screen.tan_half_h,
+            tan_half_h: th,
             cols,
             tan_pitch,
+            spans,
         }
     }
 
@@ -200,7 +218,13 @@ impl EyeMap {
             let (row_l, rest) = out[base..].split_at_mut(eye_row);
             let row_r = &mut rest[right_off - eye_row..right_off];
             let tp = self.tan_pitch[j];
-            for (i, col) in self.cols.iter().enumerate() {
+            let (a, b) = self.spans[j];
+            // Black outside the row's span: zero bytes are black in both formats.
+            for row in [&mut *row_l, &mut *row_r] {
+                row[..a * p].fill(0);
+                row[b * p..].fill(0);
+            }
+            for (i, col) in self.cols.iter().enumerate().take(b).skip(a) {
                 let (dl, dr) = (&mut row_l[i * p..][..p], &mut row_r[i * p..][..p]);
                 let hit = col.and_then(|(x0, fx, sec)| {
                     let sy = tp * sec;
