@@ -305,6 +305,45 @@ mod tests {
     }
 
     #[test]
+    fn layout_options_change_the_job_only_where_they_change_the_picture() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            a: super::ConvertArgs,
+        }
+        let fp = |args: &[&str]| {
+            let cli = Cli::try_parse_from([&["x", "in.mp4", "-o", "o.mp4"], args].concat())
+                .expect("args parse");
+            super::fingerprint(&cli.a, None, None)
+        };
+        let base = fp(&["--layout", "anaglyph"]);
+        assert_eq!(
+            base,
+            fp(&["--layout", "anaglyph", "--anaglyph-method", "dubois"])
+        );
+        assert_ne!(
+            base,
+            fp(&["--layout", "anaglyph", "--anaglyph-method", "gray"])
+        );
+        assert_eq!(
+            fp(&["--layout", "full-sbs"]),
+            fp(&[
+                "--layout",
+                "full-sbs",
+                "--anaglyph-method",
+                "gray",
+                "--vr-screen-deg",
+                "60"
+            ])
+        );
+        assert_ne!(
+            fp(&["--layout", "vr180"]),
+            fp(&["--layout", "vr180", "--vr-screen-deg", "60"])
+        );
+    }
+
+    #[test]
     fn one_warning_line_lists_everything_dropped() {
         assert_eq!(dropped_warning(&[]), None);
         let line = dropped_warning(&[
