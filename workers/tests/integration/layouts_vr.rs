@@ -152,9 +152,12 @@ fn vr180_side_by_side_is_spherical_stereo_with_the_screen_in_front() {
             let row = n / 2 - n / 12;
             assert!(near(at(-10.0, row), RED, 40), "{:?}", at(-10.0, row));
             assert!(near(at(10.0, row), BLUE, 40), "{:?}", at(10.0, row));
-            // The middle rows are the green band.
-            let c = at(-10.0, n / 2);
-            assert!(c[1] > 180 && c[0] < 80, "{c:?}");
+            // The middle rows are the green band, and so is the screen's centre (the source's
+            // centre pixel is in the band).
+            for yaw in [-10.0, 0.0, 10.0] {
+                let c = at(yaw, n / 2);
+                assert!(c[1] > 180 && c[0] < 80 && c[2] < 80, "{yaw}: {c:?}");
+            }
             // Inside the screen's edge, then black beyond it.
             assert!(near(at(-43.0, row), RED, 40), "{:?}", at(-43.0, row));
             assert!(near(at(43.0, row), BLUE, 40), "{:?}", at(43.0, row));
