@@ -18,7 +18,7 @@ use pipeline_core::depth::temporal::{DEFAULT_WINDOW, MAX_WINDOW};
 use pipeline_core::media::EncodeSettings;
 use pipeline_core::ports::{DepthError, DepthEstimator, DepthEstimatorFactory, Queue};
 use pipeline_core::steps::{Context, NoProgress, Settings, StereoSettings};
-use pipeline_core::stereo::{Layout, StereoParams};
+use pipeline_core::stereo::{AnaglyphMethod, Layout, LayoutOptions, StereoParams};
 use pipeline_core::worker::{
     preflight, run_loop, LoopExit, LoopOptions, Role, SweepSettings, Sweeper,
 };
@@ -181,6 +181,19 @@ impl WorkerConfig {
             };
             format!("invalid environment variable {var}: {e}")
         })?;
+        let layout_options = LayoutOptions {
+            anaglyph: match get(env::ANAGLYPH_METHOD) {
+                None => AnaglyphMethod::default(),
+                Some(v) => v.parse::<AnaglyphMethod>().map_err(|e| {
+                    format!("invalid environment variable {}: {e}", env::ANAGLYPH_METHOD)
+                })?,
+            },
+            vr_screen_deg: parsed(get, env::VR_SCREEN_DEG, "a number of degrees")?
+                .unwrap_or(LayoutOptions::default().vr_screen_deg),
+        };
+        layout_options
+            .validate()
+            .map_err(|e| format!("invalid environment variable {}: {e}", env::VR_SCREEN_DEG))?;
 
         let grace = parsed::<u64>(get, env::SHUTDOWN_GRACE_SECONDS, "whole seconds")?
             .map(|v| in_range(env::SHUTDOWN_GRACE_SECONDS, v, 0, 3600))
@@ -238,6 +251,7 @@ impl WorkerConfig {
                 stereo: StereoSettings {
                     layout,
                     params,
+                    layout_options,
                     encode: EncodeSettings::default(),
                     depth_window,
                     keep_depth: false,
@@ -588,6 +602,7 @@ mod tests {
         assert_eq!(v.settings.job_salt, "");
         assert_eq!(v.settings.segment_seconds, 10.0);
         assert_eq!(v.settings.stereo.layout, Layout::FullSbs);
+        assert_eq!(v.settings.stereo.layout_options, LayoutOptions::default());
         let d = v.depth.expect("the video-worker renders");
         assert_eq!((d.device.as_str(), d.model.is_none()), ("auto", true));
         assert!(cfg(Worker::Media, &[]).unwrap().depth.is_none());
@@ -602,6 +617,8 @@ mod tests {
                 ("STEREO_LAYOUT", "half-tb"),
                 ("DIVERGENCE", "3"),
                 ("CONVERGENCE", "0.25"),
+                ("ANAGLYPH_METHOD", "Half-Color"),
+                ("VR_SCREEN_DEG", "100"),
                 ("SHUTDOWN_GRACE_SECONDS", "5"),
                 ("POLL_WAIT_SECONDS", "1"),
                 ("VISIBILITY_TIMEOUT_SECONDS", "4"),
@@ -616,6 +633,11 @@ mod tests {
         assert_eq!(c.settings.stereo.layout, Layout::HalfTb);
         assert_eq!(c.settings.stereo.params.divergence, 3.0);
         assert_eq!(c.settings.stereo.params.convergence, 0.25);
+        let lo = c.settings.stereo.layout_options;
+        assert_eq!(
+            (lo.anaglyph, lo.vr_screen_deg),
+            (AnaglyphMethod::HalfColor, 100.0)
+        );
         let o = c.loop_options_for(&queue(1800, Some(4))).unwrap();
         assert_eq!(o.grace, Duration::from_secs(5));
         assert_eq!(o.wait, Duration::from_secs(1));
@@ -646,6 +668,9 @@ mod tests {
             ("DIVERGENCE", "11"),
             ("DIVERGENCE", "x"),
             ("CONVERGENCE", "1.5"),
+            ("ANAGLYPH_METHOD", "magenta"),
+            ("VR_SCREEN_DEG", "200"),
+            ("VR_SCREEN_DEG", "wide"),
             ("SHUTDOWN_GRACE_SECONDS", "-1"),
             ("POLL_WAIT_SECONDS", "21"),
             ("VISIBILITY_TIMEOUT_SECONDS", "1"),

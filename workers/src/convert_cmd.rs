@@ -6,7 +6,7 @@ use pipeline_core::depth::catalog;
 use pipeline_core::depth::remote::{build_factory, Backend, BackendArgs};
 use pipeline_core::media::{EncodeSettings, PixFmt, VideoCodec};
 use pipeline_core::steps::{Settings, StereoSettings};
-use pipeline_core::stereo::{Layout, StereoParams};
+use pipeline_core::stereo::{vr180, AnaglyphMethod, Layout, LayoutOptions, StereoParams};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -18,9 +18,18 @@ pub struct ConvertArgs {
     /// Output MP4 (written under a temporary name, renamed when complete).
     #[arg(short, long)]
     pub output: PathBuf,
-    /// full-sbs | half-sbs | full-tb | half-tb | anaglyph | cross-eyed
+    /// full-sbs | half-sbs | full-tb | half-tb | anaglyph | cross-eyed | rgbd | half-rgbd |
+    /// vr180 | vr180-tb (rgbd: the frame beside its depth; vr180: a virtual screen for
+    /// headsets, with spherical metadata)
     #[arg(long, default_value = "full-sbs")]
     pub layout: Layout,
+    /// Anaglyph matrices, for --layout anaglyph: dubois | dubois2 | color | half-color | gray |
+    /// wimmer
+    #[arg(long, default_value = "dubois")]
+    pub anaglyph_method: AnaglyphMethod,
+    /// Width of the virtual screen of --layout vr180 / vr180-tb, in degrees (20-160).
+    #[arg(long, default_value_t = vr180::DEFAULT_SCREEN_DEG)]
+    pub vr_screen_deg: f32,
     /// Strength of the 3D effect: the largest disparity between the views, in % of the width.
     #[arg(long, default_value_t = 2.0)]
     pub divergence: f32,
@@ -134,6 +143,13 @@ fn fingerprint(a: &ConvertArgs, model: Option<&Path>, profile: Option<&str>) -> 
         other => format!(";backend={other}"),
     };
     let mut out = String::new();
+    // Only where they change the output, so other layouts keep their job ids.
+    if a.layout == Layout::Anaglyph && a.anaglyph_method != AnaglyphMethod::default() {
+        out.push_str(&format!(";anaglyph={}", a.anaglyph_method));
+    }
+    if a.layout.is_vr180() {
+        out.push_str(&format!(";vr_screen={}", a.vr_screen_deg));
+    }
     if let Some(c) = a.output_codec {
         out.push_str(&format!(";codec={c}"));
     }
@@ -161,6 +177,13 @@ pub async fn run(args: ConvertArgs) -> anyhow::Result<ConvertSummary> {
     params
         .validate()
         .map_err(|e| anyhow::anyhow!("invalid stereo parameters: {e}"))?;
+    let layout_options = LayoutOptions {
+        anaglyph: args.anaglyph_method,
+        vr_screen_deg: args.vr_screen_deg,
+    };
+    layout_options
+        .validate()
+        .map_err(|e| anyhow::anyhow!("invalid --vr-screen-deg: {e}"))?;
     if !(args.segment_seconds.is_finite() && (0.5..=3600.0).contains(&args.segment_seconds)) {
         anyhow::bail!("--segment-seconds must be between 0.5 and 3600");
     }
@@ -202,6 +225,7 @@ pub async fn run(args: ConvertArgs) -> anyhow::Result<ConvertSummary> {
         stereo: StereoSettings {
             layout: args.layout,
             params,
+            layout_options,
             encode: EncodeSettings {
                 preset: args.preset.clone(),
                 crf: args.crf,
@@ -320,6 +344,45 @@ mod tests {
                 models
             ),
             Ok((Some(file), Some("stereospot-cues".into())))
+        );
+    }
+
+    #[test]
+    fn layout_options_change_the_job_only_where_they_change_the_picture() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            a: super::ConvertArgs,
+        }
+        let fp = |args: &[&str]| {
+            let cli = Cli::try_parse_from([&["x", "in.mp4", "-o", "o.mp4"], args].concat())
+                .expect("args parse");
+            super::fingerprint(&cli.a, None, None)
+        };
+        let base = fp(&["--layout", "anaglyph"]);
+        assert_eq!(
+            base,
+            fp(&["--layout", "anaglyph", "--anaglyph-method", "dubois"])
+        );
+        assert_ne!(
+            base,
+            fp(&["--layout", "anaglyph", "--anaglyph-method", "gray"])
+        );
+        assert_eq!(
+            fp(&["--layout", "full-sbs"]),
+            fp(&[
+                "--layout",
+                "full-sbs",
+                "--anaglyph-method",
+                "gray",
+                "--vr-screen-deg",
+                "60"
+            ])
+        );
+        assert_ne!(
+            fp(&["--layout", "vr180"]),
+            fp(&["--layout", "vr180", "--vr-screen-deg", "60"])
         );
     }
 

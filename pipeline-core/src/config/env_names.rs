@@ -43,6 +43,12 @@ pub const DIVERGENCE: &str = "DIVERGENCE";
 pub const CONVERGENCE: &str = "CONVERGENCE";
 /// Temporal window of relative depth models, in frames, 1..120 (8; 1 = per frame).
 pub const DEPTH_SMOOTHING: &str = "DEPTH_SMOOTHING";
+/// Anaglyph matrices for STEREO_LAYOUT=anaglyph: dubois | dubois2 | color | half-color | gray |
+/// wimmer (dubois).
+pub const ANAGLYPH_METHOD: &str = "ANAGLYPH_METHOD";
+/// Width of the VR180 virtual screen in degrees, 20..160, for STEREO_LAYOUT=vr180 / vr180-tb
+/// (90).
+pub const VR_SCREEN_DEG: &str = "VR_SCREEN_DEG";
 /// Path to an ONNX depth model (embedded stereospot-cues model).
 pub const MODEL_PATH: &str = "MODEL_PATH";
 /// Registry name of a model fetched with `stereospot models fetch` (instead of MODEL_PATH): its

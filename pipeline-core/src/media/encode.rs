@@ -87,6 +87,7 @@ impl Encoder {
             format: raw,
             default_duration_ns: Some(frame_ns),
             stereo_mode: format.stereo.mkv_stereo_mode,
+            equirect: format.stereo.equirect,
         };
         let writer = match RawMkvWriter::new(stdin, &track) {
             Ok(w) => w,

@@ -4,7 +4,8 @@
 //!
 //! Layout: EBML header, a Segment of unknown size, Info (TimestampScale 1 ns), one video track
 //! (`V_UNCOMPRESSED`, ColourSpace FourCC `RGB\x18` for rgb24 or `RGB0` (`RGB` + 48) for rgb48le,
-//! as ffmpeg's raw pixel-format tags name them, optional StereoMode), then one Cluster per frame
+//! as ffmpeg's raw pixel-format tags name them, optional StereoMode and equirectangular
+//! Projection), then one Cluster per frame
 //! holding its absolute timestamp and one SimpleBlock. With 1 ns timestamps every time base
 //! ffmpeg uses round-trips exactly, and a cluster per frame keeps block offsets at 0.
 use std::io::{self, Write};
@@ -30,6 +31,9 @@ mod id {
     pub const PIXEL_HEIGHT: &[u8] = &[0xBA];
     pub const COLOUR_SPACE: &[u8] = &[0x2E, 0xB5, 0x24];
     pub const STEREO_MODE: &[u8] = &[0x53, 0xB8];
+    pub const PROJECTION: &[u8] = &[0x76, 0x70];
+    pub const PROJECTION_TYPE: &[u8] = &[0x76, 0x71];
+    pub const PROJECTION_PRIVATE: &[u8] = &[0x76, 0x72];
     pub const CLUSTER: &[u8] = &[0x1F, 0x43, 0xB6, 0x75];
     pub const TIMESTAMP: &[u8] = &[0xE7];
     pub const SIMPLE_BLOCK: &[u8] = &[0xA3];
@@ -41,6 +45,44 @@ pub mod stereo_mode {
     pub const SIDE_BY_SIDE_LEFT_FIRST: u8 = 1;
     pub const TOP_BOTTOM_LEFT_FIRST: u8 = 3;
 }
+
+/// The crop of an equirectangular picture from the full sphere, as the Spherical Video V2
+/// `equi` box and Matroska's ProjectionPrivate hold it: each bound is the fraction of the full
+/// 360° x 180° picture cut off on that side, in 0.32 fixed point (`u32::MAX` = 1). ffmpeg's
+/// Matroska demuxer reads a Projection (type 1, equirectangular) with these bounds as spherical
+/// side data, which its MP4 muxer writes as an `sv3d` box (`-strict unofficial`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EquirectBounds {
+    pub top: u32,
+    pub bottom: u32,
+    pub left: u32,
+    pub right: u32,
+}
+
+impl EquirectBounds {
+    /// VR180: the front half of the sphere, 180° x 180° (a quarter cut off left and right).
+    pub const HALF_SPHERE: EquirectBounds = EquirectBounds {
+        top: 0,
+        bottom: 0,
+        left: 0x4000_0000,
+        right: 0x4000_0000,
+    };
+
+    /// The 20-byte ProjectionPrivate: version and flags (0), then top, bottom, left, right.
+    pub fn private(&self) -> [u8; 20] {
+        let mut b = [0u8; 20];
+        for (i, v) in [self.top, self.bottom, self.left, self.right]
+            .iter()
+            .enumerate()
+        {
+            b[4 + 4 * i..8 + 4 * i].copy_from_slice(&v.to_be_bytes());
+        }
+        b
+    }
+}
+
+/// Matroska ProjectionType of an equirectangular picture.
+const PROJECTION_EQUIRECTANGULAR: u64 = 1;
 
 /// Pixel layouts the writer can declare.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +116,8 @@ pub struct RawTrack {
     /// Nominal frame duration (the last frame's duration; the others follow from timestamps).
     pub default_duration_ns: Option<u64>,
     pub stereo_mode: Option<u8>,
+    /// An equirectangular projection (spherical video) and its crop.
+    pub equirect: Option<EquirectBounds>,
 }
 
 /// EBML variable-length size: the shortest encoding (8 bytes at most; all-ones is reserved).
@@ -119,6 +163,14 @@ pub fn header(t: &RawTrack) -> Vec<u8> {
     .concat();
     if let Some(m) = t.stereo_mode {
         video.extend(element(id::STEREO_MODE, &uint(m as u64)));
+    }
+    if let Some(b) = t.equirect {
+        let projection = [
+            element(id::PROJECTION_TYPE, &uint(PROJECTION_EQUIRECTANGULAR)),
+            element(id::PROJECTION_PRIVATE, &b.private()),
+        ]
+        .concat();
+        video.extend(element(id::PROJECTION, &projection));
     }
     let mut entry = [
         element(id::TRACK_NUMBER, &uint(1)),
@@ -233,6 +285,7 @@ mod tests {
             format: RawFormat::Rgb48le,
             default_duration_ns: Some(33_366_667),
             stereo_mode: Some(stereo_mode::SIDE_BY_SIDE_LEFT_FIRST),
+            equirect: None,
         };
         let mut buf = Vec::new();
         {
@@ -272,5 +325,63 @@ mod tests {
         );
         assert!(text.contains("width=16|height=8|pix_fmt=rgb48le"), "{text}");
         assert!(text.contains("side by side"), "stereo mode lost: {text}");
+        assert!(!text.contains("Spherical"), "{text}");
+    }
+
+    #[test]
+    fn projection_private_is_version_then_four_bounds() {
+        let p = EquirectBounds::HALF_SPHERE.private();
+        assert_eq!(&p[..12], &[0u8; 12]);
+        assert_eq!(&p[12..], &[0x40, 0, 0, 0, 0x40, 0, 0, 0]);
+    }
+
+    /// ffprobe reads the Projection back as spherical side data (equirectangular, cropped
+    /// left and right) next to the stereo mode.
+    #[test]
+    fn ffprobe_reads_the_equirectangular_projection() {
+        let track = RawTrack {
+            width: 64,
+            height: 32,
+            format: RawFormat::Rgb24,
+            default_duration_ns: Some(40_000_000),
+            stereo_mode: Some(stereo_mode::SIDE_BY_SIDE_LEFT_FIRST),
+            equirect: Some(EquirectBounds::HALF_SPHERE),
+        };
+        let mut buf = Vec::new();
+        {
+            let mut w = RawMkvWriter::new(&mut buf, &track).unwrap();
+            for i in 0..3u64 {
+                w.write_frame(i * 40_000_000, &vec![9; w.frame_len()])
+                    .unwrap();
+            }
+        }
+        let ffprobe = std::env::var("FFPROBE").unwrap_or_else(|_| "ffprobe".into());
+        let mut child = Command::new(ffprobe)
+            .args(["-v", "error", "-show_streams", "-i", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("ffprobe is required (make test installs ffmpeg)");
+        child.stdin.take().unwrap().write_all(&buf).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{text}");
+        assert!(text.contains("side_data_type=Spherical Mapping"), "{text}");
+        // ffprobe 5.1 names a cropped equirectangular picture "tiled" and prints the crop in
+        // pixels of the whole frame: a quarter of the full width on each side (rounded).
+        assert!(text.contains("projection=tiled equirectangular"), "{text}");
+        assert!(
+            text.contains("bound_top=0") && text.contains("bound_bottom=0"),
+            "{text}"
+        );
+        let bound = |k: &str| -> i64 {
+            text.lines()
+                .find_map(|l| l.strip_prefix(k))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(-1)
+        };
+        let (l, r) = (bound("bound_left="), bound("bound_right="));
+        assert!((l - 32).abs() <= 1 && (r - 32).abs() <= 1, "{text}");
+        assert!(text.contains("type=side by side"), "{text}");
     }
 }

@@ -6,6 +6,7 @@
 //! and decoded in hardware by current phones, TVs and headsets, where H.264 High10 mostly is not.
 //! Colour matrix, range, primaries and transfer are the source's (conventions filled in for
 //! untagged sources, see [`ColourInfo::resolve`]).
+use super::mkv_raw::EquirectBounds;
 use crate::domain::{ColourInfo, MediaInfo};
 use crate::stereo::Layout;
 use std::fmt;
@@ -96,23 +97,33 @@ impl FromStr for PixFmt {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StereoSignal {
     pub mkv_stereo_mode: Option<u8>,
+    /// Spherical video: the equirectangular crop (VR180), written as the MP4 `sv3d` box by the
+    /// same route (Matroska Projection -> spherical side data -> `sv3d`).
+    pub equirect: Option<EquirectBounds>,
     pub h264_frame_packing: Option<u8>,
     pub label: &'static str,
 }
 
 /// Players show a frame-packed file as 3D when told the arrangement. Anaglyph is viewed as a
-/// flat picture through glasses, and cross-eyed (right view on the left) is meant for free
-/// viewing: signalling either as side-by-side would make a player show it wrongly, so they
-/// carry only the label.
+/// flat picture through glasses, cross-eyed (right view on the left) is meant for free
+/// viewing, and RGBD is a picture and its depth, not two views: signalling any of them as
+/// side-by-side would make a player show it wrongly, so they carry only the label. VR180 is
+/// frame-packed (side by side or top-bottom) and also spherical: headsets and YouTube read
+/// the `st3d` and `sv3d` (equirectangular, 180° x 180°) boxes.
 pub fn stereo_signal(layout: Layout) -> StereoSignal {
     use super::mkv_raw::stereo_mode;
     let (mode, sei) = match layout {
-        Layout::FullSbs | Layout::HalfSbs => (Some(stereo_mode::SIDE_BY_SIDE_LEFT_FIRST), Some(3)),
-        Layout::FullTb | Layout::HalfTb => (Some(stereo_mode::TOP_BOTTOM_LEFT_FIRST), Some(4)),
-        _ => (None, None),
+        Layout::FullSbs | Layout::HalfSbs | Layout::Vr180 => {
+            (Some(stereo_mode::SIDE_BY_SIDE_LEFT_FIRST), Some(3))
+        }
+        Layout::FullTb | Layout::HalfTb | Layout::Vr180Tb => {
+            (Some(stereo_mode::TOP_BOTTOM_LEFT_FIRST), Some(4))
+        }
+        Layout::Anaglyph | Layout::CrossEyed | Layout::Rgbd | Layout::HalfRgbd => (None, None),
     };
     StereoSignal {
         mkv_stereo_mode: mode,
+        equirect: layout.is_vr180().then_some(EquirectBounds::HALF_SPHERE),
         h264_frame_packing: sei,
         label: layout.name(),
     }
@@ -310,6 +321,26 @@ mod tests {
         assert_eq!(stereo_signal(Layout::CrossEyed).mkv_stereo_mode, None);
         assert_eq!(stereo_signal(Layout::Anaglyph).h264_frame_packing, None);
         assert_eq!(stereo_signal(Layout::Anaglyph).label, "anaglyph");
+        for l in [Layout::Rgbd, Layout::HalfRgbd] {
+            let s = stereo_signal(l);
+            assert_eq!(
+                (s.mkv_stereo_mode, s.h264_frame_packing, s.equirect),
+                (None, None, None)
+            );
+        }
+        let v = stereo_signal(Layout::Vr180);
+        assert_eq!(
+            (v.mkv_stereo_mode, v.h264_frame_packing),
+            (Some(1), Some(3))
+        );
+        assert_eq!(v.equirect, Some(EquirectBounds::HALF_SPHERE));
+        let v = stereo_signal(Layout::Vr180Tb);
+        assert_eq!(
+            (v.mkv_stereo_mode, v.h264_frame_packing),
+            (Some(3), Some(4))
+        );
+        assert_eq!(v.equirect, Some(EquirectBounds::HALF_SPHERE));
+        assert_eq!(stereo_signal(Layout::FullSbs).equirect, None);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 use crate::domain::JobId;
 use crate::media::EncodeSettings;
 use crate::ports::{DepthEstimatorFactory, JobStore, ObjectStore, Queue};
-use crate::stereo::{Layout, StereoParams};
+use crate::stereo::{Layout, LayoutOptions, StereoParams};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,6 +11,8 @@ use std::time::Duration;
 pub struct StereoSettings {
     pub layout: Layout,
     pub params: StereoParams,
+    /// Anaglyph method and VR180 screen size (ignored by the other layouts).
+    pub layout_options: LayoutOptions,
     pub encode: EncodeSettings,
     /// Temporal window of relative depth models, in frames (1 = per frame; see
     /// [`crate::depth::temporal`]). Each segment after the first warms it up on the last
@@ -26,6 +28,7 @@ impl Default for StereoSettings {
         StereoSettings {
             layout: Layout::FullSbs,
             params: StereoParams::default(),
+            layout_options: LayoutOptions::default(),
             encode: EncodeSettings::default(),
             depth_window: crate::depth::temporal::DEFAULT_WINDOW,
             keep_depth: false,

@@ -125,7 +125,8 @@ pub fn render_segment_after(
     } else {
         SampleFormat::Rgb24
     };
-    let mut renderer = Renderer::with_format(w, h, settings.layout, settings.params, sample);
+    let mut renderer = Renderer::with_format(w, h, settings.layout, settings.params, sample)
+        .with_options(settings.layout_options);
     let (ow, oh) = renderer.output_size();
     let encoder = Encoder::start(out, ow, oh, &format, &settings.encode, frame_ns)?;
     let batch = depth.max_batch().max(1);

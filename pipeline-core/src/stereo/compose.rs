@@ -1,7 +1,17 @@
-//! Packing two full-size views into one output frame, per [`Layout`], for either sample type.
-use super::anaglyph::anaglyph;
+//! Packing two full-size pictures into one output frame, per [`Layout`], for either sample type:
+//! the left and right views, or (RGBD layouts) the source frame and its depth picture.
+use super::anaglyph::{anaglyph, AnaglyphMethod};
 use super::layout::Layout;
 use super::sample::{avg, Sample};
+use super::vr180::{EyeMap, DEFAULT_SCREEN_DEG};
+
+/// What some layouts need besides the two pictures.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Packing<'a> {
+    pub anaglyph: AnaglyphMethod,
+    /// The VR180 mapping for this frame size (built here with the default screen when absent).
+    pub vr: Option<&'a EyeMap>,
+}
 
 /// Halves a packed RGB row horizontally by averaging pixel pairs (`src` is `2 * dst` long).
 fn squeeze_row<S: Sample>(src: &[u8], dst: &mut [u8]) {
@@ -23,8 +33,8 @@ fn squeeze_rows<S: Sample>(src: &[u8], row: usize, dst: &mut [u8]) {
     }
 }
 
-/// Writes `left` and `right` (both `w x h` packed RGB of `S` samples, `w` and `h` even) into
-/// `out`, which is exactly `layout.output_size(w, h)` pixels.
+/// [`compose_with`] with the default options (Dubois anaglyph, the default VR180 screen).
+#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) fn compose<S: Sample>(
     layout: Layout,
     left: &[u8],
@@ -33,13 +43,29 @@ pub(crate) fn compose<S: Sample>(
     h: usize,
     out: &mut [u8],
 ) {
+    compose_with::<S>(layout, Packing::default(), left, right, w, h, out)
+}
+
+/// Writes `left` and `right` (both `w x h` packed RGB of `S` samples, `w` and `h` even) into
+/// `out`, which is exactly `layout.output_size_with(w, h, options)` pixels (the options the
+/// VR180 map of `packing` was made with). For the RGBD layouts `left` is the source frame and
+/// `right` its depth picture, packed like full-sbs / half-sbs.
+pub(crate) fn compose_with<S: Sample>(
+    layout: Layout,
+    packing: Packing<'_>,
+    left: &[u8],
+    right: &[u8],
+    w: usize,
+    h: usize,
+    out: &mut [u8],
+) {
     let row = S::PIXEL * w;
     match layout {
-        Layout::FullSbs | Layout::CrossEyed => {
-            let (a, b) = if layout == Layout::FullSbs {
-                (left, right)
-            } else {
+        Layout::FullSbs | Layout::CrossEyed | Layout::Rgbd => {
+            let (a, b) = if layout == Layout::CrossEyed {
                 (right, left)
+            } else {
+                (left, right)
             };
             for ((o, a), b) in out
                 .chunks_exact_mut(2 * row)
@@ -56,7 +82,7 @@ pub(crate) fn compose<S: Sample>(
             top.copy_from_slice(left);
             bottom.copy_from_slice(right);
         }
-        Layout::HalfSbs => {
+        Layout::HalfSbs | Layout::HalfRgbd => {
             for ((o, a), b) in out
                 .chunks_exact_mut(row)
                 .zip(left.chunks_exact(row))
@@ -72,7 +98,15 @@ pub(crate) fn compose<S: Sample>(
             squeeze_rows::<S>(left, row, top);
             squeeze_rows::<S>(right, row, bottom);
         }
-        Layout::Anaglyph => anaglyph::<S>(left, right, out),
+        Layout::Anaglyph => anaglyph::<S>(packing.anaglyph, left, right, out),
+        Layout::Vr180 | Layout::Vr180Tb => {
+            let tb = layout == Layout::Vr180Tb;
+            match packing.vr {
+                Some(map) => map.compose::<S>(left, right, tb, out),
+                None => EyeMap::new(w as u32, h as u32, DEFAULT_SCREEN_DEG)
+                    .compose::<S>(left, right, tb, out),
+            }
+        }
     }
 }
 
@@ -148,6 +182,21 @@ mod tests {
         assert_eq!(px(&o, W, 3, 0), [3, 5, 1]);
         assert_eq!(px(&o, W, 0, 1), [100, 5, 2]);
         assert_eq!(px(&o, W, 3, 1), [103, 5, 2]);
+    }
+
+    #[test]
+    fn rgbd_packs_like_sbs_and_anaglyph_takes_its_method() {
+        assert_eq!(run(Layout::Rgbd), run(Layout::FullSbs));
+        assert_eq!(run(Layout::HalfRgbd), run(Layout::HalfSbs));
+        let (l, r) = (view(0, 1), view(100, 2));
+        let mut out = vec![0; W * H * 3];
+        let p = Packing {
+            anaglyph: AnaglyphMethod::Color,
+            vr: None,
+        };
+        compose_with::<u8>(Layout::Anaglyph, p, &l, &r, W, H, &mut out);
+        // Colour anaglyph: red of the left view, green and blue of the right.
+        assert_eq!(px(&out, W, 3, 1), [3, 10, 2]);
     }
 
     #[test]

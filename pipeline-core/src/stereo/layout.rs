@@ -1,4 +1,7 @@
-//! Output layouts: how the two views are packed into one frame.
+//! Output layouts: how the two views (or, for RGBD, the frame and its depth) are packed into
+//! one frame, and the options some layouts take ([`LayoutOptions`]).
+use super::anaglyph::AnaglyphMethod;
+use super::vr180;
 use std::fmt;
 use std::str::FromStr;
 
@@ -14,10 +17,48 @@ pub enum Layout {
     FullTb,
     /// Left on top of right, each squeezed vertically to `h/2` (row pairs averaged): `w x h`.
     HalfTb,
-    /// Red-cyan anaglyph (Dubois least-squares matrices): `w x h`.
+    /// Red-cyan anaglyph (the matrices of [`LayoutOptions::anaglyph`], Dubois by default):
+    /// `w x h`.
     Anaglyph,
     /// `[right | left]` at full size, for cross-eyed free viewing: `2w x h`.
     CrossEyed,
+    /// `[source frame | depth]`: the input frame unchanged on the left, the nearness map the
+    /// renderer uses (resampled to the frame) as grey on the right, white = near: `2w x h`. Not
+    /// a stereo pair (no views are rendered).
+    Rgbd,
+    /// [`Layout::Rgbd`] with each half squeezed horizontally to `w/2`: `w x h`.
+    HalfRgbd,
+    /// VR180 side by side: each view on a flat virtual screen inside an equirectangular
+    /// half-sphere (see [`vr180`]), left eye then right eye, `2n x n`.
+    Vr180,
+    /// VR180 top-bottom: left eye above right eye, `n x 2n`.
+    Vr180Tb,
+}
+
+/// Options of the layouts that take any: the anaglyph's matrices and the VR180 screen size.
+/// Ignored by the other layouts.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LayoutOptions {
+    pub anaglyph: AnaglyphMethod,
+    /// Horizontal size of the VR180 virtual screen, degrees ([`vr180::MIN_SCREEN_DEG`] to
+    /// [`vr180::MAX_SCREEN_DEG`]).
+    pub vr_screen_deg: f32,
+}
+
+impl Default for LayoutOptions {
+    fn default() -> Self {
+        LayoutOptions {
+            anaglyph: AnaglyphMethod::default(),
+            vr_screen_deg: vr180::DEFAULT_SCREEN_DEG,
+        }
+    }
+}
+
+impl LayoutOptions {
+    /// Checks the values are in range.
+    pub fn validate(&self) -> Result<(), String> {
+        vr180::validate_screen_deg(self.vr_screen_deg)
+    }
 }
 
 /// A layout name that is not one of [`Layout::ALL`].
@@ -32,13 +73,17 @@ pub struct ParseLayoutError {
 
 impl Layout {
     /// Every layout, in documentation order.
-    pub const ALL: [Layout; 6] = [
+    pub const ALL: [Layout; 10] = [
         Layout::FullSbs,
         Layout::HalfSbs,
         Layout::FullTb,
         Layout::HalfTb,
         Layout::Anaglyph,
         Layout::CrossEyed,
+        Layout::Rgbd,
+        Layout::HalfRgbd,
+        Layout::Vr180,
+        Layout::Vr180Tb,
     ];
 
     /// The command-line / configuration name (`"full-sbs"`, ...).
@@ -50,7 +95,21 @@ impl Layout {
             Layout::HalfTb => "half-tb",
             Layout::Anaglyph => "anaglyph",
             Layout::CrossEyed => "cross-eyed",
+            Layout::Rgbd => "rgbd",
+            Layout::HalfRgbd => "half-rgbd",
+            Layout::Vr180 => "vr180",
+            Layout::Vr180Tb => "vr180-tb",
         }
+    }
+
+    /// Whether the output is colour + depth rather than two views.
+    pub const fn is_rgbd(self) -> bool {
+        matches!(self, Layout::Rgbd | Layout::HalfRgbd)
+    }
+
+    /// Whether the output is a VR180 (equirectangular) picture.
+    pub const fn is_vr180(self) -> bool {
+        matches!(self, Layout::Vr180 | Layout::Vr180Tb)
     }
 
     /// All valid names, comma separated (for help texts and error messages).
@@ -58,12 +117,27 @@ impl Layout {
         Layout::ALL.map(Layout::name).join(", ")
     }
 
-    /// Output frame size for an input frame of `w x h` (saturating, never panics).
+    /// Output frame size for an input frame of `w x h` with the default [`LayoutOptions`]
+    /// (saturating, never panics); see [`Self::output_size_with`].
     pub fn output_size(self, w: u32, h: u32) -> (u32, u32) {
+        self.output_size_with(w, h, &LayoutOptions::default())
+    }
+
+    /// Output frame size for an input frame of `w x h` with `options` (only the VR180 size
+    /// depends on them: [`vr180::eye_size`]).
+    pub fn output_size_with(self, w: u32, h: u32, options: &LayoutOptions) -> (u32, u32) {
         match self {
-            Layout::FullSbs | Layout::CrossEyed => (w.saturating_mul(2), h),
+            Layout::FullSbs | Layout::CrossEyed | Layout::Rgbd => (w.saturating_mul(2), h),
             Layout::FullTb => (w, h.saturating_mul(2)),
-            Layout::HalfSbs | Layout::HalfTb | Layout::Anaglyph => (w, h),
+            Layout::HalfSbs | Layout::HalfTb | Layout::Anaglyph | Layout::HalfRgbd => (w, h),
+            Layout::Vr180 | Layout::Vr180Tb => {
+                let n = vr180::eye_size(w, h, options.vr_screen_deg);
+                if self == Layout::Vr180 {
+                    (2 * n, n)
+                } else {
+                    (n, 2 * n)
+                }
+            }
         }
     }
 }
@@ -122,5 +196,33 @@ mod tests {
         assert_eq!(Layout::HalfTb.output_size(640, 360), (640, 360));
         assert_eq!(Layout::Anaglyph.output_size(640, 360), (640, 360));
         assert_eq!(Layout::FullSbs.output_size(u32::MAX, 2), (u32::MAX, 2));
+        assert_eq!(Layout::Rgbd.output_size(640, 360), (1280, 360));
+        assert_eq!(Layout::HalfRgbd.output_size(640, 360), (640, 360));
+        assert_eq!(Layout::Vr180.output_size(640, 360), (2208, 1104));
+        assert_eq!(Layout::Vr180Tb.output_size(640, 360), (1104, 2208));
+        let wide = LayoutOptions {
+            vr_screen_deg: 120.0,
+            ..LayoutOptions::default()
+        };
+        let (w, h) = Layout::Vr180.output_size_with(640, 360, &wide);
+        assert!(w == 2 * h && h < 1104 && h % 2 == 0, "{w}x{h}");
+    }
+
+    #[test]
+    fn options_default_and_validate() {
+        let o = LayoutOptions::default();
+        assert_eq!(
+            (o.anaglyph, o.vr_screen_deg),
+            (AnaglyphMethod::Dubois, 90.0)
+        );
+        assert!(o.validate().is_ok());
+        let bad = LayoutOptions {
+            vr_screen_deg: 180.0,
+            ..o
+        };
+        assert!(bad.validate().unwrap_err().contains("VR screen"));
+        assert!(Layout::HalfRgbd.is_rgbd() && !Layout::Vr180.is_rgbd());
+        assert!(Layout::Vr180Tb.is_vr180() && !Layout::FullTb.is_vr180());
+        assert_eq!("VR180-TB".parse::<Layout>(), Ok(Layout::Vr180Tb));
     }
 }

@@ -46,8 +46,13 @@
 //!   it (weights 1-2-2-2-1) and two neighbouring columns: the background's texture continues
 //!   into the hole, without the horizontal streaks of a repeated pixel.
 //! * **Layouts.** See [`Layout`]: half-size layouts average pixel (or row) pairs per sample
-//!   (per `u16` in 16-bit frames), rounding half up; the anaglyph is red-cyan with Dubois'
-//!   least-squares matrices applied to the encoded values with clamping (see [`anaglyph`]).
+//!   (per `u16` in 16-bit frames), rounding half up; the anaglyph is red-cyan with the matrices
+//!   of the chosen [`AnaglyphMethod`] (Dubois' least-squares ones by default) applied to the
+//!   encoded values with clamping (see [`anaglyph`]); VR180 maps each view onto a flat screen
+//!   inside an equirectangular half-sphere (see [`vr180`]). The RGBD layouts render no views:
+//!   the source frame is packed beside its depth picture, grey `round(nearness * max)` (255 or
+//!   65535) of the nearness resampled to the frame as above (before the edge dilation), so
+//!   white is near and black far.
 //! * **Sample formats.** The geometry (warp, occlusion, holes) depends only on the map, so a
 //!   16-bit frame is moved exactly like an 8-bit one, and every colour is a blend with integer
 //!   weights rounded at the sample's own precision: adding a constant to every sample of a
@@ -86,10 +91,14 @@ mod resample;
 mod sample;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_layouts;
+pub mod vr180;
 
+pub use anaglyph::{AnaglyphMethod, ParseAnaglyphMethodError};
 #[doc(hidden)]
 pub use dibr::{Fill, Tuning};
-pub use layout::{Layout, ParseLayoutError};
+pub use layout::{Layout, LayoutOptions, ParseLayoutError};
 pub use params::StereoParams;
 pub use sample::{rgb48_to_rgb24, SampleFormat};
 
@@ -97,6 +106,13 @@ use crate::ports::depth::{DepthMap, FrameRef};
 use dibr::{dilate_row, fill_holes_row, gather_row, round_offset, warp_view};
 use resample::DepthResampler;
 use sample::Sample;
+
+/// The VR180 mapping a renderer of `layout` for `w x h` frames needs (none for other layouts or
+/// an invalid size).
+fn vr_map(layout: Layout, w: usize, h: usize, options: &LayoutOptions) -> Option<vr180::EyeMap> {
+    (layout.is_vr180() && w > 0 && h > 0 && options.validate().is_ok())
+        .then(|| vr180::EyeMap::new(w as u32, h as u32, options.vr_screen_deg))
+}
 
 /// Largest accepted frame width or height.
 pub const MAX_DIMENSION: u32 = 16384;
@@ -109,6 +125,9 @@ pub struct Renderer {
     format: SampleFormat,
     layout: Layout,
     params: StereoParams,
+    options: LayoutOptions,
+    /// The VR180 mapping, for the VR180 layouts (built for `options`).
+    vr: Option<vr180::EyeMap>,
     tuning: Tuning,
     resampler: DepthResampler,
     /// Nearness of the current row at frame width, then after edge dilation.
@@ -135,6 +154,7 @@ impl std::fmt::Debug for Renderer {
             .field("format", &self.format)
             .field("layout", &self.layout)
             .field("params", &self.params)
+            .field("options", &self.options)
             .finish_non_exhaustive()
     }
 }
@@ -178,12 +198,15 @@ impl Renderer {
             (0, 0)
         };
         let frame_len = w * h * format.bytes_per_pixel();
+        let options = LayoutOptions::default();
         Renderer {
             width,
             height,
             format,
             layout,
             params,
+            options,
+            vr: vr_map(layout, w, h, &options),
             tuning: Tuning::default(),
             resampler: DepthResampler::new(w, h),
             near_row: vec![0.0; w],
@@ -216,6 +239,29 @@ impl Renderer {
         self.params = params;
     }
 
+    /// This renderer with `options` (anaglyph method, VR180 screen; validated on render).
+    pub fn with_options(mut self, options: LayoutOptions) -> Renderer {
+        self.set_options(options);
+        self
+    }
+
+    /// Changes the layout options for the next frames (the output size of VR180 follows them).
+    pub fn set_options(&mut self, options: LayoutOptions) {
+        if options != self.options {
+            let (w, h) = if check_frame_size(self.width, self.height).is_ok() {
+                (self.width as usize, self.height as usize)
+            } else {
+                (0, 0)
+            };
+            self.options = options;
+            self.vr = vr_map(self.layout, w, h, &options);
+        }
+    }
+
+    pub fn options(&self) -> LayoutOptions {
+        self.options
+    }
+
     /// Replaces the rendering settings that are not part of the API (for the quality
     /// benchmark's comparisons).
     #[doc(hidden)]
@@ -228,9 +274,10 @@ impl Renderer {
         (self.width, self.height)
     }
 
-    /// Output frame size for this renderer's layout.
+    /// Output frame size for this renderer's layout and options.
     pub fn output_size(&self) -> (u32, u32) {
-        self.layout.output_size(self.width, self.height)
+        self.layout
+            .output_size_with(self.width, self.height, &self.options)
     }
 
     /// Bytes of one output frame (packed, in [`Self::format`]); saturates instead of overflowing.
@@ -268,10 +315,19 @@ impl Renderer {
         depth_h: u32,
         out: &mut Vec<u8>,
     ) -> Result<(), String> {
-        self.views_as::<S>(frame, depth, depth_w, depth_h)?;
+        if self.layout.is_rgbd() {
+            self.colour_and_depth_as::<S>(frame, depth, depth_w, depth_h)?;
+        } else {
+            self.views_as::<S>(frame, depth, depth_w, depth_h)?;
+        }
         out.resize(self.output_len(), 0);
-        compose::compose::<S>(
+        let packing = compose::Packing {
+            anaglyph: self.options.anaglyph,
+            vr: self.vr.as_ref(),
+        };
+        compose::compose_with::<S>(
             self.layout,
+            packing,
             &self.left,
             &self.right,
             self.width as usize,
@@ -323,6 +379,7 @@ impl Renderer {
     ) -> Result<(), String> {
         check_frame_size(self.width, self.height)?;
         self.params.validate()?;
+        self.options.validate()?;
         let frame_len = self.width as usize * self.height as usize * self.format.bytes_per_pixel();
         if frame.len() != frame_len {
             return Err(format!(
@@ -342,6 +399,30 @@ impl Renderer {
                 "depth map holds {} values, expected {depth_w}x{depth_h}",
                 depth.len()
             ));
+        }
+        Ok(())
+    }
+
+    /// The RGBD pictures: `self.left` = the frame, `self.right` = its nearness (resampled to the
+    /// frame, before edge dilation) as grey, `round(nearness * S::MAX)`.
+    fn colour_and_depth_as<S: Sample>(
+        &mut self,
+        frame: &[u8],
+        depth: &[f32],
+        depth_w: u32,
+        depth_h: u32,
+    ) -> Result<(), String> {
+        self.check_inputs(frame, depth, depth_w, depth_h)?;
+        self.left.copy_from_slice(frame);
+        let row = S::PIXEL * self.width as usize;
+        self.resampler.configure(depth_w as usize, depth_h as usize);
+        let max = S::MAX as f32;
+        for (y, dst) in self.right.chunks_exact_mut(row).enumerate() {
+            self.resampler.row(depth, y, &mut self.near_row);
+            for (px, &n) in dst.chunks_exact_mut(S::PIXEL).zip(&self.near_row) {
+                let g = (n * max + 0.5) as u32;
+                S::write_rgb([g; 3], px);
+            }
         }
         Ok(())
     }

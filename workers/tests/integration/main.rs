@@ -17,6 +17,8 @@ mod coordination_bench;
 mod depth_export;
 mod faithful;
 mod inference;
+mod layouts_more;
+mod layouts_vr;
 mod models;
 mod resume;
 mod temporal;
