@@ -1,7 +1,8 @@
 //! `stereospot convert`: arguments, defaults and wiring onto `pipeline_core::convert`.
 use crate::progress::ConsoleProgress;
 use clap::Args;
-use pipeline_core::convert::{convert, ConvertOptions, ConvertSummary};
+use pipeline_core::convert::{convert, convert_range, ConvertOptions, ConvertSummary};
+use pipeline_core::media::trim::{parse_time, TrimRange};
 use pipeline_core::depth::catalog;
 use pipeline_core::depth::remote::{build_factory, Backend, BackendArgs};
 use pipeline_core::media::{EncodeSettings, PixFmt, VideoCodec};
@@ -78,6 +79,13 @@ pub struct ConvertArgs {
     /// Print one JSON summary line on stdout at the end.
     #[arg(long)]
     pub json: bool,
+    /// Convert from this time on (seconds like 12.5, or hh:mm:ss[.ms] / mm:ss), frame-exact:
+    /// the first frame at or after it starts the output.
+    #[arg(long, value_parser = parse_time_arg)]
+    pub start: Option<f64>,
+    /// Convert up to this time (exclusive; same forms as --start); audio is cut to match.
+    #[arg(long, value_parser = parse_time_arg)]
+    pub end: Option<f64>,
     /// No progress output.
     #[arg(short, long)]
     pub quiet: bool,
@@ -143,6 +151,7 @@ pub async fn run(args: ConvertArgs) -> anyhow::Result<ConvertSummary> {
     if args.crf > 51 {
         anyhow::bail!("--crf must be 0..51");
     }
+    let trim = TrimRange::new(args.start, args.end).map_err(anyhow::Error::msg)?;
     let workdir = args.workdir.clone().unwrap_or_else(default_workdir);
     let (model, profile) = resolve_model(
         args.model.as_deref(),
@@ -196,13 +205,21 @@ pub async fn run(args: ConvertArgs) -> anyhow::Result<ConvertSummary> {
         std::io::stderr().is_terminal(),
         args.quiet,
     ));
-    let result = convert(opts, progress.clone()).await;
+    let result = match trim {
+        Some(range) => convert_range(opts, range, progress.clone()).await,
+        None => convert(opts, progress.clone()).await,
+    };
     progress.finish();
     let summary = result?;
     if let Some(line) = dropped_warning(&summary.dropped) {
         eprintln!("{line}");
     }
     Ok(summary)
+}
+
+/// `--start` / `--end` values (clap shows the reason with the option name).
+fn parse_time_arg(s: &str) -> Result<f64, String> {
+    parse_time(s)
 }
 
 /// `--model` and `--model-profile` as the factory takes them: a path stays a path (as before);

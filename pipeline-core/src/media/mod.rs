@@ -10,6 +10,7 @@ pub mod probe;
 pub mod process;
 pub mod timestamps;
 pub mod tracks;
+pub mod trim;
 
 pub use chunk::split_at_keyframes;
 pub use decode::Decoder;
