@@ -103,7 +103,7 @@ impl Progress for Tap {
     fn dropped(&self, _job: &JobId, _lines: &[String]) {}
 }
 
-fn check_output_writable(output: &Path, input: &Path) -> Result<PathBuf> {
+pub(crate) fn check_output_writable(output: &Path, input: &Path) -> Result<PathBuf> {
     let parent = match output.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),

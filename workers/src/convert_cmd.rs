@@ -5,6 +5,7 @@ use pipeline_core::convert::{convert, convert_range, ConvertOptions, ConvertSumm
 use pipeline_core::media::trim::{parse_time, TrimRange};
 use pipeline_core::depth::catalog;
 use pipeline_core::depth::remote::{build_factory, Backend, BackendArgs};
+use pipeline_core::ports::DepthEstimatorFactory;
 use pipeline_core::media::{EncodeSettings, PixFmt, VideoCodec};
 use pipeline_core::steps::{Settings, StereoSettings};
 use pipeline_core::stereo::{Layout, StereoParams};
@@ -12,11 +13,12 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct ConvertArgs {
-    /// Input video (mp4, mov, mkv, ...).
+    /// Input video (mp4, mov, mkv, ...), photo (jpg, png, webp) or folder of them.
     pub input: PathBuf,
-    /// Output MP4 (written under a temporary name, renamed when complete).
+    /// Output MP4 for a video, .png/.jpg for a photo, a folder for a folder (written under a
+    /// temporary name, renamed when complete).
     #[arg(short, long)]
     pub output: PathBuf,
     /// full-sbs | half-sbs | full-tb | half-tb | anaglyph | cross-eyed
@@ -86,6 +88,9 @@ pub struct ConvertArgs {
     /// Convert up to this time (exclusive; same forms as --start); audio is cut to match.
     #[arg(long, value_parser = parse_time_arg)]
     pub end: Option<f64>,
+    /// With a folder as INPUT: also convert the files in its subfolders.
+    #[arg(short, long)]
+    pub recursive: bool,
     /// No progress output.
     #[arg(short, long)]
     pub quiet: bool,
@@ -137,28 +142,24 @@ fn fingerprint(a: &ConvertArgs, model: Option<&Path>, profile: Option<&str>) -> 
     )
 }
 
-pub async fn run(args: ConvertArgs) -> anyhow::Result<ConvertSummary> {
-    let params = StereoParams {
-        divergence: args.divergence,
-        convergence: args.convergence,
-    };
-    params
-        .validate()
-        .map_err(|e| anyhow::anyhow!("invalid stereo parameters: {e}"))?;
-    if !(args.segment_seconds.is_finite() && (0.5..=3600.0).contains(&args.segment_seconds)) {
-        anyhow::bail!("--segment-seconds must be between 0.5 and 3600");
-    }
-    if args.crf > 51 {
-        anyhow::bail!("--crf must be 0..51");
-    }
-    let trim = TrimRange::new(args.start, args.end).map_err(anyhow::Error::msg)?;
+/// The depth model `convert` runs, loaded once (a batch shares it between its items).
+#[derive(Clone)]
+pub struct LoadedModel {
+    pub factory: Arc<dyn DepthEstimatorFactory>,
+    model: Option<PathBuf>,
+    profile: Option<String>,
+}
+
+/// Check the stereo options and load the model of `args` (before touching any file: a bad
+/// model fails in a second).
+pub fn load_model(args: &ConvertArgs) -> anyhow::Result<LoadedModel> {
+    stereo_params(args)?;
     let workdir = args.workdir.clone().unwrap_or_else(default_workdir);
     let (model, profile) = resolve_model(
         args.model.as_deref(),
         args.model_profile.as_deref(),
         &catalog::models_dir_from_env(Some(&workdir)),
     )?;
-    // Load and check the model before touching any file: a bad model fails in a second.
     let factory = build_factory(
         &BackendArgs {
             backend: args.inference_backend,
@@ -172,6 +173,46 @@ pub async fn run(args: ConvertArgs) -> anyhow::Result<ConvertSummary> {
         }
         .with_tuning_from_env()?,
     )?;
+    Ok(LoadedModel {
+        factory,
+        model,
+        profile,
+    })
+}
+
+/// `--divergence` / `--convergence`, validated.
+pub fn stereo_params(args: &ConvertArgs) -> anyhow::Result<StereoParams> {
+    let params = StereoParams {
+        divergence: args.divergence,
+        convergence: args.convergence,
+    };
+    params
+        .validate()
+        .map_err(|e| anyhow::anyhow!("invalid stereo parameters: {e}"))?;
+    Ok(params)
+}
+
+pub async fn run(args: ConvertArgs) -> anyhow::Result<ConvertSummary> {
+    let model = load_model(&args)?;
+    run_with(args, model).await
+}
+
+/// [`run`] with the model already loaded.
+pub async fn run_with(args: ConvertArgs, loaded: LoadedModel) -> anyhow::Result<ConvertSummary> {
+    let params = stereo_params(&args)?;
+    if !(args.segment_seconds.is_finite() && (0.5..=3600.0).contains(&args.segment_seconds)) {
+        anyhow::bail!("--segment-seconds must be between 0.5 and 3600");
+    }
+    if args.crf > 51 {
+        anyhow::bail!("--crf must be 0..51");
+    }
+    let trim = TrimRange::new(args.start, args.end).map_err(anyhow::Error::msg)?;
+    let workdir = args.workdir.clone().unwrap_or_else(default_workdir);
+    let LoadedModel {
+        factory,
+        model,
+        profile,
+    } = loaded;
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2);

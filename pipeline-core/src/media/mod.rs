@@ -1,6 +1,7 @@
 //! ffmpeg / ffprobe (the Debian binaries, over plain pipes): probing, chunking, decoding,
 //! encoding and joining, and the plan of which tracks reach the output.
 pub mod chunk;
+pub mod image;
 pub mod decode;
 pub mod encode;
 pub mod join;
