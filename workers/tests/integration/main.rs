@@ -15,12 +15,14 @@ mod convert;
 #[cfg(feature = "aws")]
 mod coordination_bench;
 mod faithful;
+mod images;
 mod inference;
 mod models;
 mod resume;
 #[path = "../../../pipeline-core/tests/support/tools.rs"]
 mod tools;
 mod tracks;
+mod trim;
 mod util;
 #[cfg(feature = "aws")]
 mod web_api;
