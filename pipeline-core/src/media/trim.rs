@@ -206,7 +206,7 @@ pub fn write_trimmed(input: &Path, out: &Path, info: &MediaInfo, plan: &TrimPlan
             &format!("0:s:{}", text_subs[n]),
         ]);
     }
-    cmd.args(lossless_video(&info.colour.pix_fmt));
+    cmd.args(lossless_video(&info.colour));
     cmd.args(["-c:a", "pcm_s24le", "-c:s", "copy"])
         .args(["-map_metadata", "0", "-map_chapters", "0"])
         .args(["-movflags", "+use_metadata_tags"]);
@@ -244,13 +244,24 @@ const X264_FORMATS: &[&str] = &[
     "gray",
 ];
 
-/// Lossless video codec arguments for a source in `pix_fmt`: x264 `-qp 0` (ultrafast) where it
-/// holds the pixel format (about 3x faster than FFV1 at 1080p, same size), FFV1 otherwise.
-fn lossless_video(pix_fmt: &str) -> Vec<&'static str> {
-    if X264_FORMATS.contains(&pix_fmt) {
-        vec!["-c:v", "libx264", "-preset", "ultrafast", "-qp", "0"]
+/// Lossless video codec arguments for a source with `colour`: x264 `-qp 0` (ultrafast) where it
+/// holds the pixel format (about 3x faster than FFV1 at 1080p, same size), FFV1 otherwise, and
+/// x265 lossless for HDR10 sources with mastering-display or content-light metadata (which
+/// StereoSpot reads from the stream's SEI: x264 and FFV1 cannot carry it).
+fn lossless_video(colour: &crate::domain::ColourInfo) -> Vec<String> {
+    let owned = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    if let Some(hdr) = &colour.hdr {
+        let mut params = vec!["log-level=error".to_string(), "lossless=1".to_string()];
+        params.extend(hdr.master_display.as_ref().map(|m| format!("master-display={m}")));
+        params.extend(hdr.max_cll.as_ref().map(|c| format!("max-cll={c}")));
+        let mut args = owned(&["-c:v", "libx265", "-preset", "ultrafast", "-x265-params"]);
+        args.push(params.join(":"));
+        return args;
+    }
+    if X264_FORMATS.contains(&colour.pix_fmt.as_str()) {
+        owned(&["-c:v", "libx264", "-preset", "ultrafast", "-qp", "0"])
     } else {
-        vec!["-c:v", "ffv1"]
+        owned(&["-c:v", "ffv1"])
     }
 }
 
