@@ -2,9 +2,9 @@
 //! puts notify in-process queues, an SQLite job store, and the same consumers the AWS workers
 //! run. Resumable: a re-run of the same command reuses the segments already rendered.
 use crate::adapters::local::{DirObjectStore, MemQueue, SqliteJobStore};
+use crate::domain::TrackKind;
 use crate::domain::{keys, JobId, JobStatus};
 use crate::events::{s3_notification, ObjectCreated, ReassemblyRequest};
-use crate::domain::TrackKind;
 use crate::media::trim::{self, TrimRange};
 use crate::media::{count_video_frames, probe};
 use crate::ports::{DepthEstimatorFactory, JobStore, ObjectStore, Queue};
@@ -401,14 +401,24 @@ fn trimmed_copy(input: &Path, dir: &Path, range: TrimRange) -> Result<(PathBuf, 
     use sha2::Digest;
     let info = probe(input)?;
     let times = crate::media::frame_times(input)?;
-    let plan = trim::plan(&times, range).map_err(|r| PipelineError::bad_input(input.display(), r))?;
+    let plan =
+        trim::plan(&times, range).map_err(|r| PipelineError::bad_input(input.display(), r))?;
     std::fs::create_dir_all(dir).map_err(|e| PipelineError::io(dir, e))?;
     // Named after the input's identity and the range: a re-run finds the same copy.
     let meta = std::fs::metadata(input).map_err(|e| PipelineError::io(input, e))?;
     let mut h = sha2::Sha256::new();
-    h.update(input.canonicalize().unwrap_or_else(|_| input.to_path_buf()).as_os_str().as_encoded_bytes());
+    h.update(
+        input
+            .canonicalize()
+            .unwrap_or_else(|_| input.to_path_buf())
+            .as_os_str()
+            .as_encoded_bytes(),
+    );
     h.update(meta.len().to_le_bytes());
-    if let Ok(m) = meta.modified().and_then(|m| m.duration_since(std::time::UNIX_EPOCH).map_err(std::io::Error::other)) {
+    if let Ok(m) = meta.modified().and_then(|m| {
+        m.duration_since(std::time::UNIX_EPOCH)
+            .map_err(std::io::Error::other)
+    }) {
         h.update(m.as_nanos().to_le_bytes());
     }
     h.update(range.start.to_le_bytes());
@@ -430,7 +440,12 @@ fn trimmed_copy(input: &Path, dir: &Path, range: TrimRange) -> Result<(PathBuf, 
         std::fs::rename(&partial, &path).map_err(|e| PipelineError::io(&path, e))?;
     }
     let mut lost = info.tracks.dropped.clone();
-    for t in info.tracks.streams.iter().filter(|t| t.kind == TrackKind::CoverArt) {
+    for t in info
+        .tracks
+        .streams
+        .iter()
+        .filter(|t| t.kind == TrackKind::CoverArt)
+    {
         lost.push(format!(
             "cover art {} ({}): not carried through --start/--end",
             t.index, t.codec

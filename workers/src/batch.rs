@@ -127,8 +127,8 @@ fn walk(
             }
             continue;
         }
-        let wanted = extension(&path).is_some_and(|x| VIDEO_INPUTS.contains(&x.as_str()))
-            || is_image(&path);
+        let wanted =
+            extension(&path).is_some_and(|x| VIDEO_INPUTS.contains(&x.as_str())) || is_image(&path);
         // A symlink to a file counts as that file.
         if wanted && std::fs::metadata(&path).is_ok_and(|m| m.is_file()) {
             out.push((path, rel.join(&name)));
@@ -265,10 +265,11 @@ impl BatchProgress {
     fn new(interactive: bool, quiet: bool, total: u64, done: u64) -> BatchProgress {
         let bar = (interactive && !quiet).then(|| {
             let b = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-            let style =
-                ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} files  ETA {eta}  {msg}")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar())
-                    .progress_chars("=> ");
+            let style = ProgressStyle::with_template(
+                "{spinner} [{bar:30}] {pos}/{len} files  ETA {eta}  {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
             b.set_style(style);
             b.set_position(done);
             b.enable_steady_tick(Duration::from_millis(200));

@@ -2,11 +2,11 @@
 use crate::progress::ConsoleProgress;
 use clap::Args;
 use pipeline_core::convert::{convert, convert_range, ConvertOptions, ConvertSummary};
-use pipeline_core::media::trim::{parse_time, TrimRange};
 use pipeline_core::depth::catalog;
 use pipeline_core::depth::remote::{build_factory, Backend, BackendArgs};
-use pipeline_core::ports::DepthEstimatorFactory;
+use pipeline_core::media::trim::{parse_time, TrimRange};
 use pipeline_core::media::{EncodeSettings, PixFmt, VideoCodec};
+use pipeline_core::ports::DepthEstimatorFactory;
 use pipeline_core::steps::{Settings, StereoSettings};
 use pipeline_core::stereo::{Layout, StereoParams};
 use std::io::IsTerminal;

@@ -43,7 +43,9 @@ impl ImageFormat {
             Some("jpg") | Some("jpeg") => Ok(ImageFormat::Jpeg),
             other => Err(format!(
                 "a photo is written as .png or .jpg, not {}",
-                other.map(|e| format!(".{e}")).unwrap_or_else(|| "a file without extension".into())
+                other
+                    .map(|e| format!(".{e}"))
+                    .unwrap_or_else(|| "a file without extension".into())
             )),
         }
     }
@@ -132,8 +134,7 @@ pub fn probe_image(path: &Path) -> Result<ImageInfo> {
             format!("invalid image size {width}x{height}"),
         ));
     }
-    if width as u64 * height as u64 > super::probe::MAX_PIXELS || width > 16384 || height > 16384
-    {
+    if width as u64 * height as u64 > super::probe::MAX_PIXELS || width > 16384 || height > 16384 {
         return Err(PipelineError::bad_input(
             &shown,
             format!("image size {width}x{height} is larger than supported"),
@@ -220,10 +221,9 @@ pub fn encode_image(
                 SampleFormat::Rgb48 => "rgb48be",
             },
         ]),
-        ImageFormat::Jpeg => cmd.args(["-c:v", "mjpeg", "-pix_fmt", "yuvj444p"]).args([
-            "-q:v",
-            &jpeg_q.clamp(2, 31).to_string(),
-        ]),
+        ImageFormat::Jpeg => cmd
+            .args(["-c:v", "mjpeg", "-pix_fmt", "yuvj444p"])
+            .args(["-q:v", &jpeg_q.clamp(2, 31).to_string()]),
     };
     cmd.arg("-y").arg(out);
     cmd.stdin(Stdio::piped())

@@ -1,9 +1,9 @@
 //! ffmpeg / ffprobe (the Debian binaries, over plain pipes): probing, chunking, decoding,
 //! encoding and joining, and the plan of which tracks reach the output.
 pub mod chunk;
-pub mod image;
 pub mod decode;
 pub mod encode;
+pub mod image;
 pub mod join;
 pub mod mkv_raw;
 pub mod output_format;

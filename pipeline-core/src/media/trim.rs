@@ -52,7 +52,9 @@ impl TrimRange {
 /// `12.5`, `75`, `1:15.5` (mm:ss) or `01:02:03.250` (hh:mm:ss): seconds, or a one-line reason.
 pub fn parse_time(s: &str) -> std::result::Result<f64, String> {
     let t = s.trim();
-    let bad = |why: &str| format!("invalid time '{s}': {why} (use seconds like 12.5, or hh:mm:ss[.ms] / mm:ss)");
+    let bad = |why: &str| {
+        format!("invalid time '{s}': {why} (use seconds like 12.5, or hh:mm:ss[.ms] / mm:ss)")
+    };
     if t.is_empty() {
         return Err(bad("empty"));
     }
@@ -181,7 +183,14 @@ pub fn write_trimmed(input: &Path, out: &Path, info: &MediaInfo, plan: &TrimPlan
         for i in &text_subs {
             cmd.args(["-map", &format!("0:{i}")]);
         }
-        cmd.args(["-c:s", "mov_text", "-map_metadata", "-1", "-map_chapters", "-1"]);
+        cmd.args([
+            "-c:s",
+            "mov_text",
+            "-map_metadata",
+            "-1",
+            "-map_chapters",
+            "-1",
+        ]);
         cmd.arg("-y").arg(&scratch);
         check("ffmpeg", &run("ffmpeg", &mut cmd)?)?;
     }
@@ -198,13 +207,10 @@ pub fn write_trimmed(input: &Path, out: &Path, info: &MediaInfo, plan: &TrimPlan
         cmd.args(["-t", &format!("{d:.6}")]);
     }
     cmd.args(["-map", "0:V:0", "-map", "0:a?"]);
-    for n in 0..text_subs.len() {
+    for (n, index) in text_subs.iter().enumerate() {
         cmd.args(["-map", &format!("1:{n}")]);
         // Language and title come from the original track (`0:s:I`: its absolute index).
-        cmd.args([
-            &format!("-map_metadata:s:s:{n}"),
-            &format!("0:s:{}", text_subs[n]),
-        ]);
+        cmd.args([&format!("-map_metadata:s:s:{n}"), &format!("0:s:{index}")]);
     }
     cmd.args(lossless_video(&info.colour));
     cmd.args(["-c:a", "pcm_s24le", "-c:s", "copy"])
@@ -252,7 +258,11 @@ fn lossless_video(colour: &crate::domain::ColourInfo) -> Vec<String> {
     let owned = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     if let Some(hdr) = &colour.hdr {
         let mut params = vec!["log-level=error".to_string(), "lossless=1".to_string()];
-        params.extend(hdr.master_display.as_ref().map(|m| format!("master-display={m}")));
+        params.extend(
+            hdr.master_display
+                .as_ref()
+                .map(|m| format!("master-display={m}")),
+        );
         params.extend(hdr.max_cll.as_ref().map(|c| format!("max-cll={c}")));
         let mut args = owned(&["-c:v", "libx265", "-preset", "ultrafast", "-x265-params"]);
         args.push(params.join(":"));
@@ -285,7 +295,9 @@ mod tests {
         assert_eq!(parse_time("1:15.5"), Ok(75.5));
         assert_eq!(parse_time("01:02:03.250"), Ok(3723.25));
         assert_eq!(parse_time(" 0:00 "), Ok(0.0));
-        for bad in ["", "abc", "-3", "1:2:3:4", "1:75", "1.5:00", "1e3", "12s", "nan"] {
+        for bad in [
+            "", "abc", "-3", "1:2:3:4", "1:75", "1.5:00", "1e3", "12s", "nan",
+        ] {
             let e = parse_time(bad).expect_err(bad);
             assert!(e.starts_with(&format!("invalid time '{bad}'")), "{e}");
         }
@@ -302,7 +314,10 @@ mod tests {
             }))
         );
         let e = TrimRange::new(Some(5.0), Some(5.0)).unwrap_err();
-        assert!(e.contains("--start (5 s) must be before --end (5 s)"), "{e}");
+        assert!(
+            e.contains("--start (5 s) must be before --end (5 s)"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! `stereospot`: convert a 2D video to 3D on this machine, no cloud needed.
 use clap::{Parser, Subcommand};
-use std::process::ExitCode;
 use pipeline_core::media::image::is_image;
+use std::process::ExitCode;
 use stereospot_workers::{batch, convert_cmd, logging, models_cmd, photo_cmd};
 
 #[derive(Parser)]
@@ -14,7 +14,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Convert INPUT (a video, a photo or a folder of them) to stereo 3D.
-    Convert(convert_cmd::ConvertArgs),
+    Convert(Box<convert_cmd::ConvertArgs>),
     /// Download and list learned depth models (`convert --model NAME` then uses them).
     #[command(subcommand)]
     Models(models_cmd::ModelsCommand),
@@ -33,6 +33,7 @@ fn main() -> ExitCode {
             }
         },
         Command::Convert(args) => {
+            let args = *args;
             let rt = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()

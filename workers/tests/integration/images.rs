@@ -11,7 +11,14 @@ fn s(p: &Path) -> &str {
 
 /// A 320x240 still of testsrc2 (a real picture with detail for the depth model).
 fn still(path: &Path, extra: &[&str]) {
-    let mut args = vec!["-f", "lavfi", "-i", "testsrc2=size=320x240", "-frames:v", "1"];
+    let mut args = vec![
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=320x240",
+        "-frames:v",
+        "1",
+    ];
     args.extend_from_slice(extra);
     args.push(s(path));
     ffmpeg(&args);
@@ -94,7 +101,11 @@ fn photo_sizes_per_layout_and_formats_follow_the_extension() {
     ] {
         let out = d.path().join(format!("out_{layout}.png"));
         let sum = summary(&convert(&jpg, &out, &work, &["--layout", layout]));
-        assert_eq!((sum["width"].as_u64(), sum["height"].as_u64()), (Some(w), Some(h)), "{sum}");
+        assert_eq!(
+            (sum["width"].as_u64(), sum["height"].as_u64()),
+            (Some(w), Some(h)),
+            "{sum}"
+        );
         assert_eq!(sum["layout"], layout);
         let got = size_and_codec(&out);
         assert_eq!((got.0, got.1, got.2.as_str()), (w, h, "png"), "{layout}");
@@ -116,15 +127,23 @@ fn photo_sizes_per_layout_and_formats_follow_the_extension() {
     let (_, _, views) = decode_rgb(&out);
     let (_, _, orig) = decode_rgb(&png);
     let half = |f: &[u8]| -> Vec<u8> {
-        f.chunks_exact(3 * 2).flat_map(|p| p[..3].to_vec()).collect()
+        f.chunks_exact(3 * 2)
+            .flat_map(|p| p[..3].to_vec())
+            .collect()
     };
     let left = crop_cols(&views[0], 320, 0, 160);
-    assert!(mad(&left, &half(&orig[0])) < 40.0, "left view is not the picture");
+    assert!(
+        mad(&left, &half(&orig[0])) < 40.0,
+        "left view is not the picture"
+    );
     // A photo cannot be written as anything but PNG or JPEG.
     let run = convert(&jpg, &d.path().join("x.webp"), &work, &[]);
     assert!(!run.status.success());
     let err = String::from_utf8_lossy(&run.stderr);
-    assert!(err.contains("a photo is written as .png or .jpg, not .webp"), "{err}");
+    assert!(
+        err.contains("a photo is written as .png or .jpg, not .webp"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -161,8 +180,14 @@ fn exif_orientation_is_honoured() {
         let f = &frames[0];
         // Probe boxes well inside each half of the left view.
         let (a, b) = match red_first {
-            "top" | "bottom" => ((w / 4, h / 8, w / 2, h / 4), (w / 4, 5 * h / 8, w / 2, h / 4)),
-            _ => ((w / 8, h / 4, w / 4, h / 2), (5 * w / 8, h / 4, w / 4, h / 2)),
+            "top" | "bottom" => (
+                (w / 4, h / 8, w / 2, h / 4),
+                (w / 4, 5 * h / 8, w / 2, h / 4),
+            ),
+            _ => (
+                (w / 8, h / 4, w / 4, h / 2),
+                (5 * w / 8, h / 4, w / 4, h / 2),
+            ),
         };
         let (first, second) = (mean_rgb(f, ow, a), mean_rgb(f, ow, b));
         let red_is_first = matches!(red_first, "top" | "left");
@@ -234,7 +259,10 @@ fn a_folder_converts_everything_but_the_bad_file_and_names_it() {
     );
     assert!(err.contains("converted 4 of 5 files"), "{err}");
     let sum: Value = serde_json::from_slice(&run.stdout).expect("json summary");
-    assert_eq!((sum["total"].as_u64(), sum["converted"].as_u64()), (Some(5), Some(4)));
+    assert_eq!(
+        (sum["total"].as_u64(), sum["converted"].as_u64()),
+        (Some(5), Some(4))
+    );
     let failed = sum["failed"].as_array().expect("failed");
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0]["input"], "trip/broken.jpg");
@@ -246,7 +274,12 @@ fn a_folder_converts_everything_but_the_bad_file_and_names_it() {
             if e.path().is_dir() {
                 stack.push(e.path());
             } else {
-                let rel = e.path().strip_prefix(&outdir).expect("rel").display().to_string();
+                let rel = e
+                    .path()
+                    .strip_prefix(&outdir)
+                    .expect("rel")
+                    .display()
+                    .to_string();
                 outputs.push(rel);
             }
         }

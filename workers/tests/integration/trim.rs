@@ -120,7 +120,14 @@ fn trimming_keeps_exactly_the_frames_in_range_with_audio_subtitles_and_chapters(
         &src,
         &out,
         &work,
-        &["--start", "00:00:01.5", "--end", "3", "--layout", "half-sbs"],
+        &[
+            "--start",
+            "00:00:01.5",
+            "--end",
+            "3",
+            "--layout",
+            "half-sbs",
+        ],
     );
     let sum = summary(&run);
     // Frames 18..=35: the ones whose time is in [1.5, 3.0).
@@ -133,14 +140,23 @@ fn trimming_keeps_exactly_the_frames_in_range_with_audio_subtitles_and_chapters(
     assert_eq!(frames.len(), 18);
     let first = frame_number(&frames[0], w);
     let last = frame_number(&frames[17], w);
-    assert!((first - 18.0).abs() < 0.5, "first frame is source frame {first}");
-    assert!((last - 35.0).abs() < 0.5, "last frame is source frame {last}");
+    assert!(
+        (first - 18.0).abs() < 0.5,
+        "first frame is source frame {first}"
+    );
+    assert!(
+        (last - 35.0).abs() < 0.5,
+        "last frame is source frame {last}"
+    );
     // Each frame at its own time relative to the first kept one.
     let times = frame_times(&out);
     assert_eq!(times.len(), 18);
     for (i, t) in times.iter().enumerate() {
         let want = i as f64 / FPS;
-        assert!((t - times[0] - want).abs() < 1e-3, "frame {i} at {t}, want {want}");
+        assert!(
+            (t - times[0] - want).abs() < 1e-3,
+            "frame {i} at {t}, want {want}"
+        );
     }
     // Audio: as long as the picture (within one AAC frame), the tone starting 0.5 s in.
     let pcm = decode_audio(&out, 48000);
@@ -151,14 +167,20 @@ fn trimming_keeps_exactly_the_frames_in_range_with_audio_subtitles_and_chapters(
         "audio {audio_s} s, video {video_s} s"
     );
     let a = stream(&p, "audio").expect("audio");
-    assert!((num(&a["duration"]) - video_s).abs() <= 1024.0 / 48000.0, "{a}");
+    assert!(
+        (num(&a["duration"]) - video_s).abs() <= 1024.0 / 48000.0,
+        "{a}"
+    );
     let on = onset(&pcm, 48000);
     assert!((on - 0.5).abs() < 1.0 / FPS, "tone at {on} s, want 0.5");
     // Subtitles shifted, those outside the range left out; language kept.
     let cues = srt_cues(&out);
     assert_eq!(cues.len(), 1, "{cues:?}");
     assert_eq!(cues[0].2, "inside");
-    assert!((cues[0].0 - 0.7).abs() < 0.01 && (cues[0].1 - 1.3).abs() < 0.01, "{cues:?}");
+    assert!(
+        (cues[0].0 - 0.7).abs() < 0.01 && (cues[0].1 - 1.3).abs() < 0.01,
+        "{cues:?}"
+    );
     let sub = stream(&p, "subtitle").expect("subtitle");
     assert_eq!(sub["tags"]["language"], "fra");
     // Chapters shifted and clipped to the 1.5 s part.
@@ -212,7 +234,10 @@ fn trimming_a_10_bit_source_keeps_its_depth_and_colour() {
     assert_eq!(v["color_transfer"], "bt709");
     let (w, _, frames) = decode_rgb(&out);
     let first = frame_number(&frames[0], w / 2);
-    assert!((first - 6.0).abs() < 0.5, "first frame is source frame {first}");
+    assert!(
+        (first - 6.0).abs() < 0.5,
+        "first frame is source frame {first}"
+    );
 }
 
 #[test]
@@ -226,7 +251,10 @@ fn bad_start_and_end_values_give_clear_errors() {
     ffmpeg(&["-f", "lavfi", "-i", &numbered(2, "64x48"), s(&src)]);
     for (args, want) in [
         (&["--start", "abc"][..], "invalid time 'abc'"),
-        (&["--end", "1:75"][..], "minutes and seconds must be below 60"),
+        (
+            &["--end", "1:75"][..],
+            "minutes and seconds must be below 60",
+        ),
         (&["--start=-1"][..], "invalid time '-1'"),
         (
             &["--start", "1.5", "--end", "0:01"][..],
