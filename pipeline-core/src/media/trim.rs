@@ -213,6 +213,8 @@ pub fn write_trimmed(input: &Path, out: &Path, info: &MediaInfo, plan: &TrimPlan
         cmd.args([&format!("-map_metadata:s:s:{n}"), &format!("0:s:{index}")]);
     }
     cmd.args(lossless_video(&info.colour));
+    // Every frame at its own time (VFR stays VFR): MOV's default would make the rate constant.
+    cmd.args(["-fps_mode", "passthrough"]);
     cmd.args(["-c:a", "pcm_s24le", "-c:s", "copy"])
         .args(["-map_metadata", "0", "-map_chapters", "0"])
         .args(["-movflags", "+use_metadata_tags"]);

@@ -272,3 +272,102 @@ fn bad_start_and_end_values_give_clear_errors() {
         assert!(!out.exists(), "{args:?} left an output");
     }
 }
+
+#[test]
+fn trimming_a_variable_frame_rate_clip_keeps_each_frame_at_its_own_time() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let (src, out) = (d.path().join("phone.mkv"), d.path().join("phone_3d.mp4"));
+    // 24 frames 1/24 s apart, then frames 1/12 s apart (a phone slowing down in low light).
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "color=c=black:s=64x48:r=24:d=4,geq=lum='16+4*N':cb=128:cr=128",
+        "-vf",
+        "setpts='if(lt(N,24),N/24,1+(N-24)/12)/TB'",
+        "-fps_mode",
+        "passthrough",
+        "-frames:v",
+        "40",
+        "-c:v",
+        "libx264",
+        s(&src),
+    ]);
+    let sum = summary(&convert(
+        &src,
+        &out,
+        &d.path().join("work"),
+        &["--start", "0.5", "--end", "2"],
+    ));
+    // 0.5 <= t < 2: frames 12..=23 (1/24 apart), then 24..=35 (1/12 apart from 1.0 s).
+    assert_eq!(sum["output_frames"], 24, "{sum}");
+    let times = frame_times(&out);
+    assert_eq!(times.len(), 24);
+    for (i, t) in times.iter().enumerate() {
+        let want = if i < 12 {
+            i as f64 / 24.0
+        } else {
+            0.5 + (i - 12) as f64 / 12.0
+        };
+        assert!(
+            (t - times[0] - want).abs() < 2e-3,
+            "frame {i} at {t}, want {want}"
+        );
+    }
+}
+
+#[test]
+fn trimming_an_hdr10_source_keeps_its_mastering_metadata() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let (src, out) = (d.path().join("hdr.mkv"), d.path().join("hdr_3d.mp4"));
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=128x64:rate=24:duration=1",
+        "-pix_fmt",
+        "yuv420p10le",
+        "-c:v",
+        "libx265",
+        "-x265-params",
+        "log-level=error:colorprim=bt2020:transfer=smpte2084:colormatrix=bt2020nc:\
+         master-display=G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(10000000,1):\
+         max-cll=1000,400",
+        "-color_primaries",
+        "bt2020",
+        "-color_trc",
+        "smpte2084",
+        "-colorspace",
+        "bt2020nc",
+        s(&src),
+    ]);
+    let sum = summary(&convert(
+        &src,
+        &out,
+        &d.path().join("work"),
+        &["--start", "0.5"],
+    ));
+    assert_eq!(sum["output_frames"], 12, "{sum}");
+    assert_eq!(sum["colour"]["hdr"]["max_cll"], "1000,400", "{sum}");
+    let side = std::process::Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-read_intervals",
+            "%+#1",
+        ])
+        .args([
+            "-show_entries",
+            "frame_side_data=side_data_type",
+            "-of",
+            "csv",
+        ])
+        .arg(&out)
+        .output()
+        .expect("ffprobe");
+    let side = String::from_utf8_lossy(&side.stdout);
+    assert!(side.contains("Mastering display metadata"), "{side}");
+    assert!(side.contains("Content light level metadata"), "{side}");
+}
