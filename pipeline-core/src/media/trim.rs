@@ -194,14 +194,63 @@ pub fn write_trimmed(input: &Path, out: &Path, info: &MediaInfo, plan: &TrimPlan
         cmd.arg("-y").arg(&scratch);
         check("ffmpeg", &run("ffmpeg", &mut cmd)?)?;
     }
+    // An input seek starts decoding near the cut (fast); ffmpeg 5.1 seeks MPEG-TS and other
+    // unindexed containers unreliably (it landed past the only keyframe: zero frames), so those
+    // decode from the start and cut on the output side, as does any input whose fast cut does
+    // not hold exactly the planned frames.
+    let fast = plan.seek.is_some() && indexed_container(input);
+    let mut result = main_pass(input, out, info, plan, &text_subs, &scratch, fast);
+    if fast && result.is_err() {
+        tracing::info!("input seek missed the planned frames; cutting after a full decode");
+        result = main_pass(input, out, info, plan, &text_subs, &scratch, false);
+    }
+    let _ = std::fs::remove_file(&scratch);
+    result
+}
+
+/// Whether `input`'s container has an index ffmpeg seeks by exactly (MP4/MOV, Matroska/WebM).
+fn indexed_container(input: &Path) -> bool {
+    let out = run(
+        "ffprobe",
+        super::process::ffprobe()
+            .args(["-show_entries", "format=format_name", "-of", "csv=p=0"])
+            .arg(input),
+    );
+    out.is_ok_and(|o| {
+        let name = String::from_utf8_lossy(&o.stdout);
+        o.status.success() && (name.contains("mp4") || name.contains("matroska"))
+    })
+}
+
+/// The video/audio pass (subtitles from `scratch`): seek on the input (`fast`) or cut on the
+/// output after decoding from the start; checks the copy holds exactly the planned frames.
+fn main_pass(
+    input: &Path,
+    out: &Path,
+    info: &MediaInfo,
+    plan: &TrimPlan,
+    text_subs: &[u32],
+    scratch: &Path,
+    fast: bool,
+) -> Result<()> {
     let mut cmd = ffmpeg();
-    if let Some(s) = plan.seek {
+    match plan.seek {
         // Absolute stream time (not from the container start).
-        cmd.args(["-seek_timestamp", "1", "-ss", &format!("{s:.6}")]);
+        Some(s) if fast => {
+            cmd.args(["-seek_timestamp", "1", "-ss", &format!("{s:.6}")]);
+        }
+        _ => {}
     }
     cmd.arg("-i").arg(input);
     if !text_subs.is_empty() {
-        cmd.arg("-i").arg(&scratch);
+        cmd.arg("-i").arg(scratch);
+    }
+    match plan.seek {
+        // Output-side: from the container start, as the subtitle pass.
+        Some(s) if !fast => {
+            cmd.args(["-ss", &format!("{:.6}", s - info.tracks.container_start)]);
+        }
+        _ => {}
     }
     if let Some(d) = plan.duration {
         cmd.args(["-t", &format!("{d:.6}")]);
@@ -222,10 +271,8 @@ pub fn write_trimmed(input: &Path, out: &Path, info: &MediaInfo, plan: &TrimPlan
         cmd.args(["-video_track_timescale", &info.time_base.1.to_string()]);
     }
     cmd.arg("-y").arg(out);
-    let res = run("ffmpeg", &mut cmd);
-    let _ = std::fs::remove_file(&scratch);
-    check("ffmpeg", &res?)?;
-    let got = super::count_video_frames(out)?;
+    check("ffmpeg", &run("ffmpeg", &mut cmd)?)?;
+    let got = super::count_video_frames(out).unwrap_or(0);
     if got != plan.frames {
         return Err(PipelineError::media(
             "ffmpeg",

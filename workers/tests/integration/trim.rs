@@ -371,3 +371,53 @@ fn trimming_an_hdr10_source_keeps_its_mastering_metadata() {
     assert!(side.contains("Mastering display metadata"), "{side}");
     assert!(side.contains("Content light level metadata"), "{side}");
 }
+
+#[test]
+fn trimming_an_mpeg_ts_source_cuts_at_the_same_frames_and_keeps_sync() {
+    // MPEG-TS starts at 1.4 s or so and has no index (ffmpeg 5.1's input seek misses frames
+    // there: a decode from the start is the path), one keyframe in 4 s.
+    let d = tempfile::tempdir().expect("tempdir");
+    let (src, out) = (d.path().join("broadcast.ts"), d.path().join("part.mp4"));
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        &numbered(4, "64x48"),
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:sample_rate=48000:duration=4,volume=enable='lt(t,2)':volume=0",
+        "-c:v",
+        "libx264",
+        "-g",
+        "250",
+        "-c:a",
+        "aac",
+        s(&src),
+    ]);
+    let sum = summary(&convert(
+        &src,
+        &out,
+        &d.path().join("work"),
+        &["--start", "1", "--end", "3"],
+    ));
+    assert_eq!(sum["output_frames"], 24, "{sum}");
+    let (w, _, frames) = decode_rgb(&out);
+    let (first, last) = (frame_number(&frames[0], w), frame_number(&frames[23], w));
+    assert!(
+        (first - 12.0).abs() < 0.5,
+        "first frame is source frame {first}"
+    );
+    assert!(
+        (last - 35.0).abs() < 0.5,
+        "last frame is source frame {last}"
+    );
+    let pcm = decode_audio(&out, 48000);
+    let audio_s = pcm.len() as f64 / 48000.0;
+    assert!(
+        (audio_s - 2.0).abs() <= 1024.0 / 48000.0,
+        "audio {audio_s} s"
+    );
+    let on = onset(&pcm, 48000);
+    assert!((on - 1.0).abs() < 1.0 / FPS, "tone at {on} s, want 1.0");
+}
