@@ -88,6 +88,10 @@ fn trimming_keeps_exactly_the_frames_in_range_with_audio_subtitles_and_chapters(
         "lavfi",
         "-i",
         "sine=frequency=440:sample_rate=48000:duration=4,volume=enable='lt(t,2)':volume=0",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=880:sample_rate=44100:duration=4,volume=enable='lt(t,2.5)':volume=0",
         "-i",
         s(&srt),
         "-i",
@@ -98,10 +102,12 @@ fn trimming_keeps_exactly_the_frames_in_range_with_audio_subtitles_and_chapters(
         "1",
         "-map",
         "2",
+        "-map",
+        "3",
         "-map_metadata",
-        "3",
+        "4",
         "-map_chapters",
-        "3",
+        "4",
         "-c:v",
         "libx264",
         "-g",
@@ -173,6 +179,19 @@ fn trimming_keeps_exactly_the_frames_in_range_with_audio_subtitles_and_chapters(
     );
     let on = onset(&pcm, 48000);
     assert!((on - 0.5).abs() < 1.0 / FPS, "tone at {on} s, want 0.5");
+    // The second audio track is cut the same way: its tone (from 2.5 s) starts 1.0 s in.
+    assert_eq!(streams(&p, "audio").len(), 2);
+    let pcm2 = decode_audio_stream(&out, "a:1", 48000);
+    let audio2_s = pcm2.len() as f64 / 48000.0;
+    assert!(
+        (audio2_s - video_s).abs() <= 1024.0 / 44100.0,
+        "second audio {audio2_s} s"
+    );
+    let on2 = onset(&pcm2, 48000);
+    assert!(
+        (on2 - 1.0).abs() < 1.0 / FPS,
+        "second tone at {on2} s, want 1.0"
+    );
     // Subtitles shifted, those outside the range left out; language kept.
     let cues = srt_cues(&out);
     assert_eq!(cues.len(), 1, "{cues:?}");
