@@ -2,8 +2,10 @@
 //! puts notify in-process queues, an SQLite job store, and the same consumers the AWS workers
 //! run. Resumable: a re-run of the same command reuses the segments already rendered.
 use crate::adapters::local::{DirObjectStore, MemQueue, SqliteJobStore};
+use crate::domain::TrackKind;
 use crate::domain::{keys, JobId, JobStatus};
 use crate::events::{s3_notification, ObjectCreated, ReassemblyRequest};
+use crate::media::trim::{self, TrimRange};
 use crate::media::{count_video_frames, probe};
 use crate::ports::{DepthEstimatorFactory, JobStore, ObjectStore, Queue};
 use crate::steps::{chunk::job_id_for, Context, Progress, SegmentStats, Settings};
@@ -103,7 +105,7 @@ impl Progress for Tap {
     fn dropped(&self, _job: &JobId, _lines: &[String]) {}
 }
 
-fn check_output_writable(output: &Path, input: &Path) -> Result<PathBuf> {
+pub(crate) fn check_output_writable(output: &Path, input: &Path) -> Result<PathBuf> {
     let parent = match output.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -366,6 +368,106 @@ pub async fn convert(
         dropped: media.tracks.dropped.clone(),
         device_note: ctx.depth.device_note(),
     })
+}
+
+/// [`convert`] of part of the input (`--start` / `--end`): a lossless, frame-exact trimmed copy
+/// ([`crate::media::trim`]) is made in the work directory first and converted like any input.
+/// The copy is kept until the conversion succeeds, so a re-run after an interruption reuses it
+/// (and the segments already rendered from it). The summary names the user's input.
+pub async fn convert_range(
+    mut opts: ConvertOptions,
+    range: TrimRange,
+    progress: Arc<dyn Progress>,
+) -> Result<ConvertSummary> {
+    let started = Instant::now();
+    opts.workdir =
+        std::path::absolute(&opts.workdir).map_err(|e| PipelineError::io(&opts.workdir, e))?;
+    check_output_writable(&opts.output, &opts.input)?;
+    progress.phase("trimming");
+    let original = opts.input.clone();
+    let dir = opts.workdir.join("trim");
+    let (copy, lost) = tokio::task::spawn_blocking({
+        let input = original.clone();
+        move || trimmed_copy(&input, &dir, range)
+    })
+    .await
+    .map_err(|e| PipelineError::from_join("trim task", e))??;
+    let trim_s = started.elapsed().as_secs_f64();
+    opts.input = copy.clone();
+    let keep = opts.keep_intermediates;
+    let mut summary = convert(opts, progress).await?;
+    if !keep {
+        let _ = std::fs::remove_file(&copy);
+    }
+    summary.input = original.display().to_string();
+    summary.stages.chunk_s += trim_s;
+    summary.wall_s += trim_s;
+    for line in lost {
+        if !summary.dropped.contains(&line) {
+            summary.dropped.push(line);
+        }
+    }
+    Ok(summary)
+}
+
+/// Make (or reuse) the trimmed copy of `input` in `dir`; also returns what the original has
+/// that the output will not carry (its own dropped lines, plus cover art, which the copy
+/// leaves out).
+fn trimmed_copy(input: &Path, dir: &Path, range: TrimRange) -> Result<(PathBuf, Vec<String>)> {
+    use sha2::Digest;
+    let info = probe(input)?;
+    let times = crate::media::frame_times(input)?;
+    let plan =
+        trim::plan(&times, range).map_err(|r| PipelineError::bad_input(input.display(), r))?;
+    std::fs::create_dir_all(dir).map_err(|e| PipelineError::io(dir, e))?;
+    // Named after the input's identity and the range: a re-run finds the same copy.
+    let meta = std::fs::metadata(input).map_err(|e| PipelineError::io(input, e))?;
+    let mut h = sha2::Sha256::new();
+    h.update(
+        input
+            .canonicalize()
+            .unwrap_or_else(|_| input.to_path_buf())
+            .as_os_str()
+            .as_encoded_bytes(),
+    );
+    h.update(meta.len().to_le_bytes());
+    if let Ok(m) = meta.modified().and_then(|m| {
+        m.duration_since(std::time::UNIX_EPOCH)
+            .map_err(std::io::Error::other)
+    }) {
+        h.update(m.as_nanos().to_le_bytes());
+    }
+    h.update(range.start.to_le_bytes());
+    h.update(range.end.unwrap_or(-1.0).to_le_bytes());
+    let stem = input
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("input")
+        .replace(['/', '.'], "_");
+    let name = format!("{stem}.{}.mov", &hex::encode(h.finalize())[..12]);
+    let path = dir.join(&name);
+    if !path.is_file() {
+        let partial = dir.join(format!(".partial-{name}"));
+        let made = trim::write_trimmed(input, &partial, &info, &plan);
+        if let Err(e) = made {
+            let _ = std::fs::remove_file(&partial);
+            return Err(e);
+        }
+        std::fs::rename(&partial, &path).map_err(|e| PipelineError::io(&path, e))?;
+    }
+    let mut lost = info.tracks.dropped.clone();
+    for t in info
+        .tracks
+        .streams
+        .iter()
+        .filter(|t| t.kind == TrackKind::CoverArt)
+    {
+        lost.push(format!(
+            "cover art {} ({}): not carried through --start/--end",
+            t.index, t.codec
+        ));
+    }
+    Ok((path, lost))
 }
 
 /// The local queues: chunking, video-worker, segment-output, reassembly.

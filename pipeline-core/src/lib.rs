@@ -9,6 +9,7 @@ pub mod domain;
 pub mod error;
 pub mod events;
 pub mod media;
+pub mod photo;
 pub mod ports;
 pub mod steps;
 pub mod stereo;

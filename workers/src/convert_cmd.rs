@@ -1,21 +1,24 @@
 //! `stereospot convert`: arguments, defaults and wiring onto `pipeline_core::convert`.
 use crate::progress::ConsoleProgress;
 use clap::Args;
-use pipeline_core::convert::{convert, ConvertOptions, ConvertSummary};
+use pipeline_core::convert::{convert, convert_range, ConvertOptions, ConvertSummary};
 use pipeline_core::depth::catalog;
 use pipeline_core::depth::remote::{build_factory, Backend, BackendArgs};
+use pipeline_core::media::trim::{parse_time, TrimRange};
 use pipeline_core::media::{EncodeSettings, PixFmt, VideoCodec};
+use pipeline_core::ports::DepthEstimatorFactory;
 use pipeline_core::steps::{Settings, StereoSettings};
 use pipeline_core::stereo::{vr180, AnaglyphMethod, Layout, LayoutOptions, StereoParams};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct ConvertArgs {
-    /// Input video (mp4, mov, mkv, ...).
+    /// Input video (mp4, mov, mkv, ...), photo (jpg, png, webp) or folder of them.
     pub input: PathBuf,
-    /// Output MP4 (written under a temporary name, renamed when complete).
+    /// Output MP4 for a video, .png/.jpg for a photo, a folder for a folder (written under a
+    /// temporary name, renamed when complete).
     #[arg(short, long)]
     pub output: PathBuf,
     /// full-sbs | half-sbs | full-tb | half-tb | anaglyph | cross-eyed | rgbd | half-rgbd |
@@ -100,6 +103,16 @@ pub struct ConvertArgs {
     /// Print one JSON summary line on stdout at the end.
     #[arg(long)]
     pub json: bool,
+    /// Convert from this time on (seconds like 12.5, or hh:mm:ss[.ms] / mm:ss), frame-exact:
+    /// the first frame at or after it starts the output.
+    #[arg(long, value_parser = parse_time_arg)]
+    pub start: Option<f64>,
+    /// Convert up to this time (exclusive; same forms as --start); audio is cut to match.
+    #[arg(long, value_parser = parse_time_arg)]
+    pub end: Option<f64>,
+    /// With a folder as INPUT: also convert the files in its subfolders.
+    #[arg(short, long)]
+    pub recursive: bool,
     /// No progress output.
     #[arg(short, long)]
     pub quiet: bool,
@@ -169,27 +182,19 @@ fn fingerprint(a: &ConvertArgs, model: Option<&Path>, profile: Option<&str>) -> 
     )
 }
 
-pub async fn run(args: ConvertArgs) -> anyhow::Result<ConvertSummary> {
-    let params = StereoParams {
-        divergence: args.divergence,
-        convergence: args.convergence,
-    };
-    params
-        .validate()
-        .map_err(|e| anyhow::anyhow!("invalid stereo parameters: {e}"))?;
-    let layout_options = LayoutOptions {
-        anaglyph: args.anaglyph_method,
-        vr_screen_deg: args.vr_screen_deg,
-    };
-    layout_options
-        .validate()
-        .map_err(|e| anyhow::anyhow!("invalid --vr-screen-deg: {e}"))?;
-    if !(args.segment_seconds.is_finite() && (0.5..=3600.0).contains(&args.segment_seconds)) {
-        anyhow::bail!("--segment-seconds must be between 0.5 and 3600");
-    }
-    if args.crf > 51 {
-        anyhow::bail!("--crf must be 0..51");
-    }
+/// The depth model `convert` runs, loaded once (a batch shares it between its items).
+#[derive(Clone)]
+pub struct LoadedModel {
+    pub factory: Arc<dyn DepthEstimatorFactory>,
+    model: Option<PathBuf>,
+    profile: Option<String>,
+}
+
+/// Check the stereo options and load the model of `args` (before touching any file: a bad
+/// model fails in a second).
+pub fn load_model(args: &ConvertArgs) -> anyhow::Result<LoadedModel> {
+    stereo_params(args)?;
+    layout_options(args)?;
     let max_window = pipeline_core::depth::temporal::MAX_WINDOW;
     if !(1..=max_window).contains(&args.depth_smoothing) {
         anyhow::bail!("--depth-smoothing must be 1..{max_window} frames");
@@ -200,7 +205,6 @@ pub async fn run(args: ConvertArgs) -> anyhow::Result<ConvertSummary> {
         args.model_profile.as_deref(),
         &catalog::models_dir_from_env(Some(&workdir)),
     )?;
-    // Load and check the model before touching any file: a bad model fails in a second.
     let factory = match &args.depth {
         Some(depth) => depth_file_factory(depth, &args.input)?,
         None => build_factory(
@@ -217,6 +221,62 @@ pub async fn run(args: ConvertArgs) -> anyhow::Result<ConvertSummary> {
             .with_tuning_from_env()?,
         )?,
     };
+    Ok(LoadedModel {
+        factory,
+        model,
+        profile,
+    })
+}
+
+/// `--divergence` / `--convergence`, validated.
+pub fn stereo_params(args: &ConvertArgs) -> anyhow::Result<StereoParams> {
+    let params = StereoParams {
+        divergence: args.divergence,
+        convergence: args.convergence,
+    };
+    params
+        .validate()
+        .map_err(|e| anyhow::anyhow!("invalid stereo parameters: {e}"))?;
+    Ok(params)
+}
+
+pub async fn run(args: ConvertArgs) -> anyhow::Result<ConvertSummary> {
+    let model = load_model(&args)?;
+    run_with(args, model).await
+}
+
+/// `--anaglyph-method` / `--vr-screen-deg`, validated.
+pub fn layout_options(args: &ConvertArgs) -> anyhow::Result<LayoutOptions> {
+    let o = LayoutOptions {
+        anaglyph: args.anaglyph_method,
+        vr_screen_deg: args.vr_screen_deg,
+    };
+    o.validate()
+        .map_err(|e| anyhow::anyhow!("invalid --vr-screen-deg: {e}"))?;
+    Ok(o)
+}
+
+/// [`run`] with the model already loaded.
+pub async fn run_with(args: ConvertArgs, loaded: LoadedModel) -> anyhow::Result<ConvertSummary> {
+    let params = stereo_params(&args)?;
+    let layout_options = layout_options(&args)?;
+    if !(args.segment_seconds.is_finite() && (0.5..=3600.0).contains(&args.segment_seconds)) {
+        anyhow::bail!("--segment-seconds must be between 0.5 and 3600");
+    }
+    if args.crf > 51 {
+        anyhow::bail!("--crf must be 0..51");
+    }
+    let trim = TrimRange::new(args.start, args.end).map_err(anyhow::Error::msg)?;
+    if trim.is_some() && (args.export_depth.is_some() || args.depth.is_some()) {
+        // A depth file belongs to a whole input (its sidecar names the file and frame count).
+        anyhow::bail!("--export-depth/--depth apply to a whole video, not with --start/--end");
+    }
+    let workdir = args.workdir.clone().unwrap_or_else(default_workdir);
+    let LoadedModel {
+        factory,
+        model,
+        profile,
+    } = loaded;
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2);
@@ -263,13 +323,21 @@ pub async fn run(args: ConvertArgs) -> anyhow::Result<ConvertSummary> {
         std::io::stderr().is_terminal(),
         args.quiet,
     ));
-    let result = convert(opts, progress.clone()).await;
+    let result = match trim {
+        Some(range) => convert_range(opts, range, progress.clone()).await,
+        None => convert(opts, progress.clone()).await,
+    };
     progress.finish();
     let summary = result?;
     if let Some(line) = dropped_warning(&summary.dropped) {
         eprintln!("{line}");
     }
     Ok(summary)
+}
+
+/// `--start` / `--end` values (clap shows the reason with the option name).
+fn parse_time_arg(s: &str) -> Result<f64, String> {
+    parse_time(s)
 }
 
 /// `--model` and `--model-profile` as the factory takes them: a path stays a path (as before);

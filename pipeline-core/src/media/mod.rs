@@ -4,6 +4,7 @@ pub mod chunk;
 pub mod decode;
 pub mod depth_video;
 pub mod encode;
+pub mod image;
 pub mod join;
 pub mod mkv_raw;
 pub mod output_format;
@@ -11,6 +12,7 @@ pub mod probe;
 pub mod process;
 pub mod timestamps;
 pub mod tracks;
+pub mod trim;
 
 pub use chunk::split_at_keyframes;
 pub use decode::Decoder;

@@ -1,7 +1,8 @@
 //! `stereospot`: convert a 2D video to 3D on this machine, no cloud needed.
 use clap::{Parser, Subcommand};
+use pipeline_core::media::image::is_image;
 use std::process::ExitCode;
-use stereospot_workers::{convert_cmd, logging, models_cmd};
+use stereospot_workers::{batch, convert_cmd, logging, models_cmd, photo_cmd};
 
 #[derive(Parser)]
 #[command(name = "stereospot", version, about = "2D-to-3D video conversion")]
@@ -12,8 +13,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Convert INPUT to a stereo 3D video.
-    Convert(convert_cmd::ConvertArgs),
+    /// Convert INPUT (a video, a photo or a folder of them) to stereo 3D.
+    Convert(Box<convert_cmd::ConvertArgs>),
     /// Download and list learned depth models (`convert --model NAME` then uses them).
     #[command(subcommand)]
     Models(models_cmd::ModelsCommand),
@@ -31,21 +32,80 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Command::Convert(args) => convert(args),
+        Command::Convert(args) => {
+            let args = *args;
+            let rt = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("error: cannot start the runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            if args.input.is_dir() {
+                convert_folder(&rt, args)
+            } else if is_image(&args.input) {
+                convert_photo(&rt, args)
+            } else {
+                convert(&rt, args)
+            }
+        }
     }
 }
 
-fn convert(args: convert_cmd::ConvertArgs) -> ExitCode {
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
+/// A folder: exit 0 when every file converted, 2 when some failed (the summary lists them), 1
+/// when the batch could not run.
+fn convert_folder(rt: &tokio::runtime::Runtime, args: convert_cmd::ConvertArgs) -> ExitCode {
+    let json = args.json;
+    match rt.block_on(batch::run(args)) {
+        Ok(summary) => {
+            for line in batch::summary_lines(&summary) {
+                eprintln!("{line}");
+            }
+            if json {
+                println!("{}", serde_json::to_string(&summary).unwrap_or_default());
+            }
+            if summary.failed.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(batch::EXIT_SOME_FAILED)
+            }
         }
-    };
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn convert_photo(rt: &tokio::runtime::Runtime, args: convert_cmd::ConvertArgs) -> ExitCode {
+    let json = args.json;
+    let result = rt.block_on(async {
+        let model = convert_cmd::load_model(&args)?;
+        photo_cmd::run_with(&args, &model).await
+    });
+    match result {
+        Ok(s) => {
+            if json {
+                println!("{}", serde_json::to_string(&s).unwrap_or_default());
+            } else if !args.quiet {
+                eprintln!(
+                    "wrote {} ({}x{}, {}-bit) in {:.1} s",
+                    s.output, s.width, s.height, s.bits, s.wall_s
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn convert(rt: &tokio::runtime::Runtime, args: convert_cmd::ConvertArgs) -> ExitCode {
     let json = args.json;
     match rt.block_on(convert_cmd::run(args)) {
         Ok(summary) => {

@@ -16,6 +16,7 @@ mod convert;
 mod coordination_bench;
 mod depth_export;
 mod faithful;
+mod images;
 mod inference;
 mod layouts_more;
 mod layouts_vr;
@@ -25,6 +26,7 @@ mod temporal;
 #[path = "../../../pipeline-core/tests/support/tools.rs"]
 mod tools;
 mod tracks;
+mod trim;
 mod util;
 #[cfg(feature = "aws")]
 mod web_api;
