@@ -86,12 +86,18 @@ export class StorageStack extends Stack {
         { id: 'ExpireSourceSegments', prefix: KEYS.segmentsPrefix, expiration: Duration.days(INPUT_SEGMENT_EXPIRY_DAYS) },
       ],
       // Browser uploads from the web-ui go straight to S3 through presigned URLs (the URL is the
-      // authorisation); multipart completion needs each part's ETag readable.
+      // authorisation); multipart completion needs each part's ETag readable. A single PUT also
+      // sends the job's 3D options as signed metadata headers (docs/web-api.md).
       cors: [
         {
           allowedMethods: [s3.HttpMethods.PUT],
           allowedOrigins: config.corsOrigins,
-          allowedHeaders: ['Content-Type'],
+          allowedHeaders: [
+            'Content-Type',
+            'x-amz-meta-stereospot-layout',
+            'x-amz-meta-stereospot-divergence',
+            'x-amz-meta-stereospot-convergence',
+          ],
           exposedHeaders: ['ETag'],
           maxAge: 3600,
         },

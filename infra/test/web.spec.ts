@@ -191,7 +191,16 @@ describe('web: storage it relies on', () => {
     const rules = input[1].Properties.CorsConfiguration.CorsRules;
     assert.deepEqual(
       rules.map((r: Res) => [r.AllowedMethods, r.AllowedHeaders, r.ExposedHeaders]),
-      [[['PUT'], ['Content-Type'], ['ETag']]],
+      [[
+        ['PUT'],
+        [
+          'Content-Type',
+          'x-amz-meta-stereospot-layout',
+          'x-amz-meta-stereospot-divergence',
+          'x-amz-meta-stereospot-convergence',
+        ],
+        ['ETag'],
+      ]],
     );
   });
 });
