@@ -92,13 +92,16 @@ test('upload through the page, follow the job, play the 3D result', { timeout: T
   assert.equal(await page.locator('#upload-progress').count(), 0, 'left the upload page');
 
   // Live progress, then COMPLETED and the player.
-  await page.waitForFunction(() => document.querySelector('#status')?.textContent === 'COMPLETED', null, {
+  await page.waitForFunction(() => document.querySelector('#status')?.textContent === 'Done', null, {
     timeout: TIMEOUT_MS,
     polling: 500,
   });
   assert.equal(await page.locator('#title').textContent(), 'browser_clip.mp4');
-  assert.match(await page.locator('#segments-text').textContent(), /Segments: 2 of 2/);
-  assert.match(await page.locator('#frames-text').textContent(), /Frames: 96 of 96/);
+  // Plain words and one progress figure, no pipeline terms.
+  assert.match(await page.locator('#frames-text').textContent(), /Done: 96 of 96 frames/);
+  assert.match(await page.locator('#layout-hint').textContent(), /left eye on top/);
+  const visible = await page.locator('main').innerText();
+  assert.doesNotMatch(visible, /COMPLETED|PROCESSING|Segments|[0-9a-f]{16}/, 'no pipeline words before Details');
   await page.locator('#result').waitFor({ state: 'visible', timeout: 30000 });
   const video = await page.waitForFunction(
     () => {

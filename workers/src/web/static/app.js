@@ -81,8 +81,30 @@ const Stereo = (() => {
     return `${n.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
   }
 
+  // Relative, in words ("3 min ago"); the exact time stays in the element's title.
   function time(ms) {
-    return ms ? new Date(ms).toLocaleString() : '';
+    if (!ms) return '';
+    const s = Math.round((Date.now() - ms) / 1000);
+    if (s < 45) return 'just now';
+    const m = Math.round(s / 60);
+    if (m < 60) return `${m} min ago`;
+    const h = Math.round(m / 60);
+    if (h < 24) return `${h} h ago`;
+    const d = Math.round(h / 24);
+    return d === 1 ? 'yesterday' : `${d} days ago`;
+  }
+
+  // What a person calls each state of a job.
+  const WORDS = {
+    QUEUED: 'Waiting for a worker',
+    CHUNKING: 'Preparing',
+    PROCESSING: 'Converting to 3D',
+    REASSEMBLING: 'Finishing',
+    COMPLETED: 'Done',
+    FAILED: 'Failed',
+  };
+  function words(status) {
+    return WORDS[status] || status;
   }
 
   function duration(ms) {
@@ -100,5 +122,5 @@ const Stereo = (() => {
 
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-  return { api, askToken, setToken, el, bytes, time, duration, percent, sleep };
+  return { api, askToken, setToken, el, bytes, time, words, duration, percent, sleep };
 })();

@@ -15,45 +15,91 @@
     $('error').hidden = false;
   }
 
-  function fact(dt, dd) {
+  function fact(dt, dd, list = 'facts') {
     if (dd !== '' && dd !== null && dd !== undefined) {
-      $('facts').append(Stereo.el('dt', {}, dt), Stereo.el('dd', {}, String(dd)));
+      $(list).append(Stereo.el('dt', {}, dt), Stereo.el('dd', {}, String(dd)));
     }
+  }
+
+  // How each format is watched (the result page says which one this is).
+  const HINTS = {
+    'full-sbs': 'Side by side: left eye on the left. Watch in a headset or on a 3D TV.',
+    'half-sbs': 'Half side by side: left eye on the left. Watch on a 3D TV.',
+    'full-tb': 'Top and bottom: left eye on top. Watch in a headset or on a 3D TV.',
+    'half-tb': 'Half top and bottom: left eye on top. Watch on a 3D TV.',
+    anaglyph: 'Red-cyan anaglyph: watch with red-cyan glasses.',
+    'cross-eyed': 'Cross-eyed: right eye on the left; cross your eyes until the images merge.',
+    vr180: 'VR180: play it in a headset (YouTube VR, Quest) for a big virtual screen.',
+    'vr180-tb': 'VR180, top and bottom: play it in a headset.',
+    rgbd: 'Colour and depth side by side, for Looking Glass displays and 3D photo viewers.',
+    'half-rgbd': 'Colour and depth side by side (half width), for depth-aware viewers.',
+  };
+
+  // Frames seen over time, for the rate and the time left.
+  const seen = [];
+  function progressText(job) {
+    const total = job.frames_total;
+    const done = job.frames_done;
+    if (job.status === 'QUEUED' || job.status === 'CHUNKING' || !total) return `${Stereo.words(job.status)}…`;
+    const pct = Stereo.percent(done, total);
+    if (job.status === 'COMPLETED') return `Done: ${total} of ${total} frames`;
+    if (job.status === 'REASSEMBLING') return `Finishing: ${done} of ${total} frames converted`;
+    seen.push([Date.now(), done]);
+    while (seen.length > 20) seen.shift();
+    let rest = '';
+    if (seen.length >= 2) {
+      const [t0, f0] = seen[0];
+      const [t1, f1] = seen[seen.length - 1];
+      const rate = (f1 - f0) / Math.max(0.001, (t1 - t0) / 1000);
+      if (rate > 0) {
+        const left = Stereo.duration(((total - done) / rate) * 1000);
+        rest = `, ${rate.toFixed(0)} frames/s, about ${left} left`;
+      }
+    }
+    return `${Stereo.words(job.status)}: ${pct} % (${done} of ${total} frames${rest})`;
   }
 
   function render(job) {
     document.title = `StereoSpot · ${job.name}`;
     $('title').textContent = job.name;
     const badge = $('status');
-    badge.textContent = job.status;
+    badge.textContent = Stereo.words(job.status);
     badge.className = `badge ${job.status}`;
     $('progress').hidden = !job.in_progress && job.status !== 'COMPLETED';
-    const segTotal = job.segments_total;
-    $('segments').value = Stereo.percent(job.segments_done, segTotal);
-    $('segments-text').textContent = segTotal
-      ? `Segments: ${job.segments_done} of ${segTotal}`
-      : 'Segments: splitting the video…';
-    const frameTotal = job.frames_total;
-    $('frames').value = Stereo.percent(job.frames_done, frameTotal);
-    $('frames-text').textContent = frameTotal
-      ? `Frames: ${job.frames_done} of ${frameTotal}`
-      : `Frames: ${job.frames_done}`;
-    note(job.in_progress ? 'Working…' : '');
+    $('frames').value = job.status === 'COMPLETED' ? 100 : Stereo.percent(job.frames_done, job.frames_total);
+    $('frames-text').textContent = progressText(job);
+    note(job.status === 'QUEUED' ? 'Waiting for a free worker…' : '');
     $('facts').replaceChildren();
-    fact('Job', job.job_id);
+    $('tech').replaceChildren();
     fact('Uploaded', Stereo.time(job.created_at));
     fact('Finished', Stereo.time(job.completed_at));
     if (job.completed_at) fact('Took', Stereo.duration(job.completed_at - job.created_at));
-    if (job.width) fact('Input', `${job.width}×${job.height}, ${job.duration_seconds.toFixed(1)} s`);
-    if (job.options) {
-      const o = job.options;
-      fact('3D settings', [
-        o.layout ? `format ${o.layout}` : 'default format',
-        o.divergence !== undefined ? `strength ${o.divergence} %` : null,
-        o.convergence !== undefined ? `screen depth ${o.convergence}` : null,
-      ].filter(Boolean).join(', '));
+    if (job.width) fact('Video', `${job.width}×${job.height}, ${job.duration_seconds.toFixed(1)} s`);
+    const o = job.options || {};
+    const layout = o.layout || 'full-sbs';
+    fact('3D settings', [
+      o.layout ? `format ${o.layout}` : 'the service\'s default format',
+      o.divergence !== undefined ? `strength ${o.divergence} %` : null,
+      o.convergence !== undefined ? `screen depth ${o.convergence}` : null,
+    ].filter(Boolean).join(', '));
+    $('layout-hint').textContent = HINTS[layout] || '';
+    fact('Job id', job.job_id, 'tech');
+    fact('Stored as', job.input_key, 'tech');
+    fact('State', job.status, 'tech');
+    if (job.segments_total) fact('Pieces', `${job.segments_done} of ${job.segments_total} converted`, 'tech');
+    if (job.error) {
+      fail(`Failed: ${plain(job.error)}`);
+      fact('Error', job.error, 'tech');
     }
-    if (job.error) fail(job.error);
+  }
+
+  // The reason without our storage key or tool names (those are under Details).
+  function plain(reason) {
+    return reason
+      .replace(/^input\/[0-9a-f]{32}-/, '')
+      .replace(/^[^:]*\.mp4: /, '')
+      .replace(/ffmpeg (can|cannot) /g, 'we $1 ')
+      .replace(/\bffmpeg\b:? ?/g, '');
   }
 
   async function showResult(job) {
@@ -92,7 +138,7 @@
 
   async function start() {
     if (!/^[0-9a-f]{16}$/.test(id)) {
-      fail('This is not a job id.');
+      fail('This link does not point to a job. Your jobs are listed under Jobs.');
       return;
     }
     let job;
@@ -106,6 +152,10 @@
           note('Waiting for a worker to pick up the upload…');
           await Stereo.sleep(1000);
           continue;
+        }
+        if (e.status === 404) {
+          fail('We cannot find this job. It may have been deleted, or the link is incomplete.');
+          return;
         }
         throw e;
       }

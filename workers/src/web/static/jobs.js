@@ -9,17 +9,17 @@
   function item(job) {
     let sub;
     if (job.status === 'COMPLETED') {
-      sub = `finished ${Stereo.time(job.completed_at)} · took ${Stereo.duration(job.completed_at - job.created_at)}`;
+      sub = `finished ${Stereo.time(job.completed_at)}, took ${Stereo.duration(job.completed_at - job.created_at)}`;
     } else if (job.status === 'FAILED') {
-      sub = job.error || 'failed';
+      sub = 'could not be converted: open it for the reason';
     } else {
-      const seg = job.segments_total ? ` · ${job.segments_done}/${job.segments_total} segments` : '';
-      sub = `started ${Stereo.time(job.created_at)}${seg}`;
+      const pct = job.frames_total ? `, ${Stereo.percent(job.frames_done, job.frames_total)} %` : '';
+      sub = `uploaded ${Stereo.time(job.created_at)}${pct}`;
     }
     return Stereo.el('li', {},
       Stereo.el('a', { href: `/jobs/${job.job_id}`, 'data-job-id': job.job_id },
         Stereo.el('span', { class: 'name' }, job.name),
-        Stereo.el('span', { class: `badge ${job.status}` }, job.status),
+        Stereo.el('span', { class: `badge ${job.status}` }, Stereo.words(job.status)),
         Stereo.el('span', { class: 'sub' }, sub)));
   }
 
