@@ -84,6 +84,21 @@ test('upload through the page, follow the job, play the 3D result', { timeout: T
   await page.setInputFiles('#file', clip);
   // The job's own 3D settings: top and bottom, not the service's side-by-side default.
   await page.selectOption('#layout', 'full-tb');
+  // A still preview with these settings before uploading: a frame grabbed in the page, rendered
+  // by the server in top-bottom 3D (twice the height).
+  await page.click('#preview-button');
+  await page.waitForFunction(
+    () => !document.querySelector('#preview').hidden || /^No preview/.test(document.querySelector('#preview-status').textContent),
+    null,
+    { timeout: 30000, polling: 200 },
+  );
+  assert.equal(await page.locator('#preview').isVisible(), true, await page.locator('#preview-status').textContent());
+  const still = await page.evaluate(() => {
+    const i = document.querySelector('#preview');
+    return [i.naturalWidth, i.naturalHeight];
+  });
+  assert.deepEqual(still, [320, 480], 'the preview is the frame in the chosen format');
+  await page.screenshot({ path: SCREENSHOT.replace(/\.png$/, '-preview.png'), fullPage: true });
   await page.click('#start');
 
   // The page uploads with progress, then goes to /jobs/<id>?new=1.

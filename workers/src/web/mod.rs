@@ -15,6 +15,7 @@ pub mod events;
 pub mod jobs_api;
 pub mod listing;
 pub mod pages;
+pub mod preview;
 pub mod routes;
 pub mod state;
 pub mod upload_rules;

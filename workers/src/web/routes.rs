@@ -1,7 +1,7 @@
 //! The router: API, pages, health check, the auth layer and the request body limit.
 use super::error::ApiError;
 use super::state::AppState;
-use super::{auth, events, jobs_api, pages, uploads};
+use super::{auth, events, jobs_api, pages, preview, uploads};
 use axum::extract::DefaultBodyLimit;
 use axum::http::Uri;
 use axum::response::IntoResponse;
@@ -42,6 +42,10 @@ pub fn router(state: AppState) -> Router {
             "/api/uploads/{upload_id}/complete",
             post(uploads::complete_upload),
         )
+        .route(
+            "/api/preview",
+            post(preview::preview).layer(DefaultBodyLimit::max(preview::MAX_PREVIEW_BYTES)),
+        )
         .route("/", get(pages::index))
         .route("/jobs", get(pages::jobs))
         .route("/jobs/{id}", get(pages::job))
@@ -67,6 +71,7 @@ mod tests {
         "/api/jobs/{id}/results",
         "/api/jobs/{id}/events",
         "/api/uploads/{upload_id}/complete",
+        "/api/preview",
     ];
 
     #[test]
@@ -87,7 +92,7 @@ mod tests {
             .step_by(2)
             .filter(|s| s.starts_with("/api/"))
             .collect();
-        assert_eq!(routed.len(), 6, "{routed:?}");
+        assert_eq!(routed.len(), 7, "{routed:?}");
         for path in routed {
             assert!(API_PATHS.contains(&path), "{path} missing from API_PATHS");
         }

@@ -18,6 +18,8 @@ pub struct AppState {
     pub jobs: Arc<dyn JobStore>,
     /// Turns true on SIGTERM: open event streams end so the server can stop.
     pub shutdown: watch::Receiver<bool>,
+    /// Still previews (the depth model is loaded on the first one).
+    pub preview: Arc<super::preview::Previewer>,
 }
 
 impl AppState {
@@ -39,6 +41,7 @@ impl AppState {
             cfg: Arc::new(cfg),
             res: Arc::new(res),
             shutdown,
+            preview: Arc::default(),
         }
     }
 }

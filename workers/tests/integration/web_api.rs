@@ -564,6 +564,103 @@ async fn web_api_upload_follow_events_and_download_the_result() {
     eprintln!("web e2e: {:.1} s", started.elapsed().as_secs_f64());
 }
 
+/// `POST /api/preview`: a still in, the same still in 3D out, with the chosen layout (the
+/// server's real depth model and renderer); bad stills and options are refused with a reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_api_previews_a_still_with_the_chosen_settings() {
+    use base64::Engine;
+    let cloud = cloud("web-preview").await;
+    let ui = WebUi::start(&cloud, "web-ui", &[]);
+    let still = cloud.dir.path().join("still.jpg");
+    let st = Command::new("ffmpeg")
+        .args([
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x180",
+        ])
+        .args(["-frames:v", "1"])
+        .arg(&still)
+        .status()
+        .expect("ffmpeg");
+    assert!(st.success());
+    let b64 = base64::engine::general_purpose::STANDARD.encode(std::fs::read(&still).unwrap());
+    let url = ui.url("/api/preview");
+    let size_of = |body: &[u8], name: &str| {
+        let p = cloud.dir.path().join(name);
+        std::fs::write(&p, body).unwrap();
+        let v = util::probe(&p);
+        let s = util::stream(&v, "video").expect("an image").clone();
+        (s["width"].as_u64(), s["height"].as_u64())
+    };
+    for (layout, size) in [
+        ("full-sbs", (640, 180)),
+        ("half-tb", (320, 180)),
+        ("full-tb", (320, 360)),
+    ] {
+        let body = json!({"image": format!("data:image/jpeg;base64,{b64}"), "options": {"layout": layout}});
+        let r = post_raw(&url, Some(TOKEN), "application/json", &body.to_string());
+        assert_eq!(r.status, 200, "{layout}: {}\n{}", r.text(), ui.log_text());
+        assert_eq!(r.header("content-type"), Some("image/jpeg"));
+        assert_eq!(
+            size_of(&r.body, &format!("{layout}.jpg")),
+            (Some(size.0), Some(size.1)),
+            "{layout}"
+        );
+    }
+    // Left and right views of full-sbs differ (depth shifted them): a 3D still, not a copy.
+    let body = json!({"image": b64, "options": {"layout": "full-sbs", "divergence": 8}});
+    let r = post_raw(&url, Some(TOKEN), "application/json", &body.to_string());
+    assert_eq!(r.status, 200, "{}", r.text());
+    let p = cloud.dir.path().join("sbs.jpg");
+    std::fs::write(&p, &r.body).unwrap();
+    let (w, _, frames) = util::decode_rgb(&p);
+    let (l, rr) = (
+        util::crop_cols(&frames[0], w, 0, w / 2),
+        util::crop_cols(&frames[0], w, w / 2, w / 2),
+    );
+    assert!(util::mad(&l, &rr) > 1.0, "the two views differ");
+
+    let refused = |body: Value| {
+        let r = post_raw(&url, Some(TOKEN), "application/json", &body.to_string());
+        (r.status, r.json())
+    };
+    let (s, v) = refused(json!({"image": "not base64 at all!"}));
+    assert_eq!((s, code(&v)), (400, "bad_request"), "{v}");
+    let text = base64::engine::general_purpose::STANDARD.encode("hello, not an image");
+    let (s, v) = refused(json!({"image": text}));
+    assert_eq!(s, 400, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("JPEG or PNG"),
+        "{v}"
+    );
+    let (s, v) = refused(json!({"image": b64, "options": {"layout": "sbs"}}));
+    assert_eq!(s, 400, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("unknown stereo layout"),
+        "{v}"
+    );
+    let big = "A".repeat(5 << 20);
+    let (s, v) = refused(json!({"image": big}));
+    assert_eq!((s, code(&v)), (413, "too_large"), "{v}");
+    let r = post_raw(
+        &url,
+        None,
+        "application/json",
+        &json!({"image": b64}).to_string(),
+    );
+    assert_eq!(r.status, 401, "previews need the token too");
+}
+
 /// Why the browser test cannot run here, if it cannot.
 fn browser_missing(root: &Path) -> Option<String> {
     let chromium = crate::tools::chromium_path();

@@ -28,7 +28,10 @@ impl WebUi {
             .port();
         let mut env = worker_env(cloud);
         let listen = format!("127.0.0.1:{port}");
+        // Previews run the depth model in the web-ui (as the worker image's ORT_DYLIB_PATH does).
+        let ort = crate::util::ort_lib().to_string_lossy().into_owned();
         let defaults = [
+            ("ORT_DYLIB_PATH", ort.as_str()),
             ("WEB_LISTEN_ADDR", listen.as_str()),
             ("WEB_AUTH", "bearer"),
             ("WEB_AUTH_TOKEN", TOKEN),

@@ -46,6 +46,8 @@ const Stereo = (() => {
       await askToken(resp.headers.get('www-authenticate') ? undefined : 'Sign-in required.');
       return api(path, opts);
     }
+    // `raw`: the answer is not JSON (an image); give the body as a Blob.
+    if (opts.raw && resp.ok) return resp.blob();
     let body = null;
     try {
       body = await resp.json();

@@ -129,3 +129,72 @@ for (const id of ['divergence', 'convergence']) {
   input.addEventListener('input', show);
   show();
 }
+
+// A still preview: one frame of the chosen file (grabbed here, in the browser) rendered by the
+// server with the chosen settings, before the whole film is uploaded.
+(() => {
+  const file = document.getElementById('file');
+  const button = document.getElementById('preview-button');
+  const status = document.getElementById('preview-status');
+  const img = document.getElementById('preview');
+
+  file.addEventListener('change', () => {
+    button.disabled = !file.files[0];
+    img.hidden = true;
+    status.textContent = '';
+  });
+
+  // A JPEG (base64) of the frame at 10 % of the video (at most 5 s in), at most 960 px wide.
+  async function grab(f) {
+    const url = URL.createObjectURL(f);
+    try {
+      const v = document.createElement('video');
+      v.muted = true;
+      v.preload = 'auto';
+      v.src = url;
+      await new Promise((ok, bad) => {
+        v.addEventListener('loadedmetadata', ok, { once: true });
+        v.addEventListener('error', () => bad(new Error('this browser cannot read the video to make a preview')), { once: true });
+      });
+      v.currentTime = Math.min(5, (v.duration || 0) * 0.1);
+      await new Promise((ok) => v.addEventListener('seeked', ok, { once: true }));
+      while (v.readyState < 2) await new Promise((r) => setTimeout(r, 30));
+      const scale = Math.min(1, 960 / v.videoWidth);
+      const c = document.createElement('canvas');
+      c.width = Math.max(2, Math.round(v.videoWidth * scale / 2) * 2);
+      c.height = Math.max(2, Math.round(v.videoHeight * scale / 2) * 2);
+      c.getContext('2d').drawImage(v, 0, 0, c.width, c.height);
+      return c.toDataURL('image/jpeg', 0.9);
+    } finally {
+      URL.revokeObjectURL(url);
+    }
+  }
+
+  button.addEventListener('click', async () => {
+    const f = file.files[0];
+    if (!f) return;
+    button.disabled = true;
+    status.textContent = 'Rendering a preview…';
+    try {
+      const image = await grab(f);
+      const blob = await Stereo.api('/api/preview', {
+        method: 'POST',
+        raw: true,
+        headers: { Accept: 'image/jpeg' },
+        body: JSON.stringify({ image, options: chosenOptions() }),
+      });
+      if (img.src) URL.revokeObjectURL(img.src);
+      await new Promise((ok, bad) => {
+        img.onload = ok;
+        img.onerror = () => bad(new Error('the preview image cannot be shown'));
+        img.src = URL.createObjectURL(blob);
+      });
+      img.hidden = false;
+      status.textContent = 'This is how a frame will look. Change the settings and preview again, or upload.';
+    } catch (e) {
+      status.textContent = `No preview: ${e.message}`;
+    } finally {
+      button.disabled = false;
+    }
+  });
+})();
