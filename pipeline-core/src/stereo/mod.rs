@@ -94,7 +94,9 @@ pub use params::StereoParams;
 pub use sample::{rgb48_to_rgb24, SampleFormat};
 
 use crate::ports::depth::{DepthMap, FrameRef};
-use dibr::{dilate_row, fill_holes_row, gather_row, round_offset, warp_view};
+use dibr::{
+    dilate_row, fill_holes_row, gather_row, round_offset, shift_row, smooth_run, warp_view,
+};
 use resample::DepthResampler;
 use sample::Sample;
 
@@ -114,13 +116,14 @@ pub struct Renderer {
     /// Nearness of the current row at frame width, then after edge dilation.
     near_row: Vec<f32>,
     near_dil: Vec<f32>,
-    /// Per-eye shift of the current row (px).
-    shift_row: Vec<f32>,
-    /// Row z-buffers and source positions (fixed point, see `dibr`) for each view.
-    z_left: Vec<f32>,
-    z_right: Vec<f32>,
+    /// Per-eye shift of the current row (fixed point, see `dibr`).
+    shift_row: Vec<i32>,
+    /// Source positions (fixed point, see `dibr`) for each view, one spare element each.
     pos_left: Vec<u32>,
     pos_right: Vec<u32>,
+    /// The current row's hole runs for the smooth fill, per view.
+    runs_left: Vec<dibr::Run>,
+    runs_right: Vec<dibr::Run>,
     /// The two full-size views, packed in `format`.
     left: Vec<u8>,
     right: Vec<u8>,
@@ -188,11 +191,12 @@ impl Renderer {
             resampler: DepthResampler::new(w, h),
             near_row: vec![0.0; w],
             near_dil: vec![0.0; w],
-            shift_row: vec![0.0; w],
-            z_left: vec![0.0; w],
-            z_right: vec![0.0; w],
-            pos_left: vec![0; w],
-            pos_right: vec![0; w],
+            shift_row: vec![0; w],
+            pos_left: vec![0; w + 1],
+            pos_right: vec![0; w + 1],
+            // At most one run per two pixels: no allocation per frame.
+            runs_left: Vec::with_capacity(w / 2 + 1),
+            runs_right: Vec::with_capacity(w / 2 + 1),
             left: vec![0; frame_len],
             right: vec![0; frame_len],
         }
@@ -365,6 +369,7 @@ impl Renderer {
         let edge = t.edge_px.clamp(0.0, 0.95);
         // The edge threshold in nearness units (no shift at all when k is 0: nothing to do).
         let gate = if k > 0.0 { edge / k } else { f32::INFINITY };
+        let edge_fx = (edge * (1 << dibr::WARP_BITS) as f32) as i32;
         self.resampler.configure(depth_w as usize, depth_h as usize);
         let views = self
             .left
@@ -378,17 +383,20 @@ impl Renderer {
             } else {
                 &self.near_row
             };
-            for (s, &n) in self.shift_row.iter_mut().zip(near) {
-                *s = k * (n - conv);
-            }
-            let (zl, pl) = (&mut self.z_left, &mut self.pos_left);
-            let (zr, pr) = (&mut self.z_right, &mut self.pos_right);
-            warp_view(&self.shift_row, near, 1.0, edge, off, zl, pl);
-            warp_view(&self.shift_row, near, -1.0, edge, off, zr, pr);
-            fill_holes_row(zl, pl, near, gate, true, t.fill);
-            fill_holes_row(zr, pr, near, gate, false, t.fill);
+            shift_row(near, k, conv, off, &mut self.shift_row);
+            let (pl, pr) = (&mut self.pos_left, &mut self.pos_right);
+            warp_view(&self.shift_row, 1, edge_fx, pl);
+            warp_view(&self.shift_row, -1, edge_fx, pr);
+            fill_holes_row(pl, near, gate, true, t.fill, &mut self.runs_left);
+            fill_holes_row(pr, near, gate, false, t.fill, &mut self.runs_right);
             gather_row::<S>(frame, w, h, y, pl, dst_l);
             gather_row::<S>(frame, w, h, y, pr, dst_r);
+            for run in &self.runs_left {
+                smooth_run::<S>(frame, w, h, y, run, dst_l);
+            }
+            for run in &self.runs_right {
+                smooth_run::<S>(frame, w, h, y, run, dst_r);
+            }
         }
         Ok(())
     }

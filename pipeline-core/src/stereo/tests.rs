@@ -461,7 +461,7 @@ fn buffers_are_reused_between_frames() {
             r.right.as_ptr() as usize,
             r.near_row.as_ptr() as usize,
             r.pos_left.as_ptr() as usize,
-            r.z_right.as_ptr() as usize,
+            r.runs_right.as_ptr() as usize,
         )
     };
     let before = ptrs(&r, &out);
@@ -787,6 +787,7 @@ fn time_colour_stages<S: Sample>(
     name: &str,
     rgb: &[u8],
     idx: (&[u32], &[u32]),
+    runs: &(Vec<(usize, dibr::Run)>, Vec<(usize, dibr::Run)>),
     w: usize,
     h: usize,
     iters: usize,
@@ -799,8 +800,14 @@ fn time_colour_stages<S: Sample>(
             dibr::gather_row::<S>(rgb, w, h, y, &idx.0[s.clone()], &mut vl[d.clone()]);
             dibr::gather_row::<S>(rgb, w, h, y, &idx.1[s], &mut vr[d]);
         }
+        for (y, r) in &runs.0 {
+            dibr::smooth_run::<S>(rgb, w, h, *y, r, &mut vl[y * w * p..(y + 1) * w * p]);
+        }
+        for (y, r) in &runs.1 {
+            dibr::smooth_run::<S>(rgb, w, h, *y, r, &mut vr[y * w * p..(y + 1) * w * p]);
+        }
     });
-    let mut line = format!("{name}: gather {t_gather:.3} ms; compose");
+    let mut line = format!("{name}: gather + smooth fill {t_gather:.3} ms; compose");
     for layout in Layout::ALL {
         let (ow, oh) = layout.output_size(w as u32, h as u32);
         let mut out = vec![0u8; ow as usize * oh as usize * p];
@@ -908,52 +915,60 @@ fn timing_640x360() {
     let off = dibr::round_offset(k);
     let t = Tuning::default();
     let gate = t.edge_px / k;
+    let edge = (t.edge_px * (1 << dibr::WARP_BITS) as f32) as i32;
     let mut dil = vec![0.0f32; wu * hu];
     let t_dilate = best_ms(iters, || {
         for (n, d) in near.chunks_exact(wu).zip(dil.chunks_exact_mut(wu)) {
             dibr::dilate_row(n, t.dilate, gate, d);
         }
     });
-    let shift: Vec<f32> = dil.iter().map(|&n| k * (n - 0.5)).collect();
-    let (mut zl, mut il, mut zr, mut ir) = (
-        vec![0.0; wu * hu],
-        vec![0u32; wu * hu],
-        vec![0.0; wu * hu],
-        vec![0u32; wu * hu],
-    );
-    let t_warp = best_ms(iters, || {
-        for y in 0..hu {
-            let s = y * wu..(y + 1) * wu;
-            let (sh, n) = (&shift[s.clone()], &dil[s.clone()]);
-            dibr::warp_view(
-                sh,
-                n,
-                1.0,
-                t.edge_px,
-                off,
-                &mut zl[s.clone()],
-                &mut il[s.clone()],
-            );
-            dibr::warp_view(sh, n, -1.0, t.edge_px, off, &mut zr[s.clone()], &mut ir[s]);
+    let mut shift = vec![0i32; wu * hu];
+    let t_shift = best_ms(iters, || {
+        for (n, s) in dil.chunks_exact(wu).zip(shift.chunks_exact_mut(wu)) {
+            dibr::shift_row(n, k, 0.5, off, s);
         }
     });
-    let holes = zl.iter().filter(|&&z| z == dibr::EMPTY).count();
+    // One spare element per row for the warp.
+    let (mut il, mut ir) = (vec![0u32; (wu + 1) * hu], vec![0u32; (wu + 1) * hu]);
+    let t_warp = best_ms(iters, || {
+        for y in 0..hu {
+            let (s, p) = (y * wu..(y + 1) * wu, y * (wu + 1)..(y + 1) * (wu + 1));
+            dibr::warp_view(&shift[s.clone()], 1, edge, &mut il[p.clone()]);
+            dibr::warp_view(&shift[s], -1, edge, &mut ir[p]);
+        }
+    });
+    let holes = il.iter().filter(|&&p| p == dibr::EMPTY).count() - hu;
     let (il0, ir0) = (il.clone(), ir.clone());
+    let mut runs = (Vec::new(), Vec::new());
+    let mut all_runs = (Vec::new(), Vec::new());
     let t_fill = best_ms(iters, || {
         il.copy_from_slice(&il0);
         ir.copy_from_slice(&ir0);
+        all_runs.0.clear();
+        all_runs.1.clear();
         for y in 0..hu {
-            let s = y * wu..(y + 1) * wu;
-            let n = &dil[s.clone()];
-            dibr::fill_holes_row(&zl[s.clone()], &mut il[s.clone()], n, gate, true, t.fill);
-            dibr::fill_holes_row(&zr[s.clone()], &mut ir[s], n, gate, false, t.fill);
+            let p = y * (wu + 1)..(y + 1) * (wu + 1);
+            let n = &dil[y * wu..(y + 1) * wu];
+            dibr::fill_holes_row(&mut il[p.clone()], n, gate, true, t.fill, &mut runs.0);
+            dibr::fill_holes_row(&mut ir[p], n, gate, false, t.fill, &mut runs.1);
+            all_runs.0.extend(runs.0.iter().map(|r| (y, *r)));
+            all_runs.1.extend(runs.1.iter().map(|r| (y, *r)));
         }
     });
     println!(
-        "stages 640x360: resample {t_resample:.3} ms, dilate {t_dilate:.3} ms, warp (both \
-         views) {t_warp:.3} ms, fill {t_fill:.3} ms ({holes} holes in the left view)"
+        "stages 640x360: resample {t_resample:.3} ms, dilate {t_dilate:.3} ms, shift \
+         {t_shift:.3} ms, warp (both views) {t_warp:.3} ms, fill {t_fill:.3} ms ({holes} holes \
+         in the left view)"
     );
+    // Drop the spare elements for the colour stages.
+    let strip = |v: &[u32]| -> Vec<u32> {
+        v.chunks_exact(wu + 1)
+            .flat_map(|r| &r[..wu])
+            .copied()
+            .collect()
+    };
+    let (il, ir) = (strip(&il), strip(&ir));
     let rgb16 = widen(&rgb);
-    time_colour_stages::<u8>("rgb24", &rgb, (&il, &ir), wu, hu, iters);
-    time_colour_stages::<u16>("rgb48", &rgb16, (&il, &ir), wu, hu, iters);
+    time_colour_stages::<u8>("rgb24", &rgb, (&il, &ir), &all_runs, wu, hu, iters);
+    time_colour_stages::<u16>("rgb48", &rgb16, (&il, &ir), &all_runs, wu, hu, iters);
 }
