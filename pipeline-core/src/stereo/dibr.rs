@@ -24,6 +24,23 @@ const WONE: i32 = 1 << WARP_BITS;
 const WHALF: i32 = WONE / 2;
 /// Widest window (source columns) a smooth fill averages.
 pub(crate) const SMOOTH_MAX: u32 = 48;
+/// `RECIP[len - WONE / 2] = round(2^27 / len)` for every segment length `len` the warp
+/// interpolates over (`(0.5, 2)` px in [`WARP_BITS`] fixed point): a table instead of a division
+/// per source pixel.
+const RECIP_LEN: usize = 3 * WHALF as usize;
+static RECIP: [u16; RECIP_LEN] = recip_table();
+
+const fn recip_table() -> [u16; RECIP_LEN] {
+    let mut t = [0u16; RECIP_LEN];
+    let mut i = 1;
+    while i < RECIP_LEN {
+        let len = (i + WHALF as usize) as u32;
+        t[i] = (((1u32 << 27) + len / 2) / len) as u16;
+        i += 1;
+    }
+    t
+}
+
 /// Largest row radius of a smooth fill's vertical average.
 pub(crate) const SMOOTH_ROWS: u32 = 8;
 
@@ -77,14 +94,18 @@ pub(crate) fn round_offset(k: f32) -> i32 {
 }
 
 /// Per-eye shifts of one row in fixed point ([`WARP_BITS`]): `k * (n - conv)` rounded to the
-/// nearest 1/4096 px. `off` comes from [`round_offset`].
-pub(crate) fn shift_row(near: &[f32], k: f32, conv: f32, off: i32, out: &mut [i32]) {
+/// nearest 1/4096 px (ties to even), and one more element repeating the last (`out` is
+/// `near.len() + 1` long). Rounds by adding `1.5 * 2^23` (the float's last bit is then 1/4096
+/// px, for shifts below 1024 px), so the loop has no float-to-integer conversion and vectorises.
+pub(crate) fn shift_row(near: &[f32], k: f32, conv: f32, out: &mut [i32]) {
+    const MAGIC: f32 = 12_582_912.0; // 1.5 * 2^23
+    let w = near.len();
     let scale = k * WONE as f32;
-    let bias = off * WONE;
-    let add = bias as f32 + 0.5 - scale * conv;
-    for (o, &n) in out[..near.len()].iter_mut().zip(near) {
-        *o = (n * scale + add) as i32 - bias;
+    let magic_bits = MAGIC.to_bits() as i32;
+    for (o, &n) in out[..w].iter_mut().zip(near) {
+        *o = ((n - conv) * scale + MAGIC).to_bits() as i32 - magic_bits;
     }
+    out[w] = if w > 0 { out[w - 1] } else { 0 };
 }
 
 /// Dilates the near side of depth edges: `out[x]` is the largest nearness within `r` pixels of
@@ -124,76 +145,106 @@ pub(crate) fn dilate_row(near: &[f32], r: usize, gate: f32, out: &mut [f32]) {
 /// target is always the nearer one (two source points `u < u'` on one right-view target have
 /// `u - s(u) = u' - s(u')`, so `s(u') > s(u)`; mirrored for the left view), so it simply
 /// overwrites. A segment covers less than 2 px (`edge < 1`), so each writes exactly two slots,
-/// branch-free; a slot outside the segment or the row is the spare last element.
-/// `pos` is one element longer than `shift`; holes are left [`EMPTY`].
-pub(crate) fn warp_view(shift: &[i32], sign: i32, edge: i32, pos: &mut [u32]) {
-    let w = shift.len();
-    let pos = &mut pos[..w + 1];
-    pos.fill(EMPTY);
+/// branch-free; a slot outside the segment is the spare last element.
+///
+/// `shift` has one element more than the row (`w + 1`, the last a copy of the one before: see
+/// [`shift_row`]). Target `t` is `pos[margin + t]`: `pos` holds `margin` slots on each side of
+/// the row, so that targets off the row need no test (`margin >= ceil(max |shift|) + 2`, see
+/// [`round_offset`]), and one spare slot at the end: `w + 2 * margin + 1` elements. The row's
+/// targets no source landed on are left [`EMPTY`]; the margins hold garbage.
+pub(crate) fn warp_view(shift: &[i32], sign: i32, edge: i32, margin: usize, pos: &mut [u32]) {
+    let w = shift.len() - 1;
+    let spare = w + 2 * margin;
+    let pos = &mut pos[..spare + 1];
+    pos[margin..margin + w].fill(EMPTY);
     if w == 0 {
         return;
     }
-    let wi = w as i32;
-    let last = (w as u32 - 1) * ONE;
-    let ceil = |p: i32| (p + WONE - 1) >> WARP_BITS;
-    // The slot of target `t` when it lies before `end` (and in the row), else the spare one.
-    let slot = |t: i32, end: i32| {
-        if t < end && (t as u32) < wi as u32 {
-            t as usize
-        } else {
-            w
-        }
-    };
+    let m = margin as i32;
     let lo = -edge.min(WHALF - 1);
-    let segment = |x: usize, pos: &mut [u32]| {
-        let s0 = sign * shift[x];
-        let s1 = if x + 1 < w { sign * shift[x + 1] } else { s0 };
-        let p0 = ((x as i32) << WARP_BITS) + s0;
-        let d = s1 - s0;
-        let base = (x as u32) << FRAC_BITS;
-        if d >= lo && d <= edge {
-            let len = WONE + d;
-            let inv = (1u32 << 28) / len as u32;
-            let (t0, t1) = (ceil(p0), ceil(p0 + len));
-            for t in [t0, t0 + 1] {
-                let dt = ((t << WARP_BITS) - p0) as u32;
-                let fr = (dt.wrapping_mul(inv) + (1 << 19)) >> 20;
-                pos[slot(t, t1)] = (base + fr).min(last);
-            }
-        } else {
-            let p1 = p0 + WONE + d;
-            let near_piece = |pos: &mut [u32]| {
-                let t = ceil(p0);
-                pos[slot(t, ceil(p0 + WHALF))] = base;
-            };
-            let far_piece = |pos: &mut [u32]| {
-                let t = ceil(p1 - WHALF);
-                pos[slot(t, ceil(p1))] = base + ONE;
-            };
-            if sign < 0 {
-                near_piece(pos);
-                far_piece(pos);
-            } else {
-                far_piece(pos);
-                near_piece(pos);
-            }
-        }
-    };
     let first = |pos: &mut [u32]| {
         let p = sign * shift[0];
         let t = ceil(p - WHALF);
-        pos[slot(t, ceil(p))] = 0;
+        pos[slot(t + m, ceil(p) + m, spare)] = 0;
     };
+    let seg = |x: usize, clamp: u32, pos: &mut [u32]| {
+        segment(shift, x, sign, lo, edge, m, spare, clamp, pos)
+    };
+    let last = (w as u32 - 1) * ONE;
     if sign < 0 {
         first(pos);
-        for x in 0..w {
-            segment(x, pos);
+        for x in 0..w - 1 {
+            seg(x, u32::MAX, pos);
         }
+        seg(w - 1, last, pos);
     } else {
-        for x in (0..w).rev() {
-            segment(x, pos);
+        seg(w - 1, last, pos);
+        for x in (0..w - 1).rev() {
+            seg(x, u32::MAX, pos);
         }
         first(pos);
+    }
+}
+
+/// `ceil(p)` of a fixed-point ([`WARP_BITS`]) position.
+#[inline(always)]
+fn ceil(p: i32) -> i32 {
+    (p + WONE - 1) >> WARP_BITS
+}
+
+/// Slot `t` (already offset by the margin, so never negative) when it lies before `end`, else
+/// the spare one.
+#[inline(always)]
+fn slot(t: i32, end: i32, spare: usize) -> usize {
+    if t < end {
+        t as usize
+    } else {
+        spare
+    }
+}
+
+/// Draws the piece of source `x` (to `x + 1`) of [`warp_view`]; positions are clamped to
+/// `clamp` (only the last pixel's extension reaches past the row).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn segment(
+    shift: &[i32],
+    x: usize,
+    sign: i32,
+    lo: i32,
+    edge: i32,
+    m: i32,
+    spare: usize,
+    clamp: u32,
+    pos: &mut [u32],
+) {
+    let s0 = sign * shift[x];
+    let s1 = sign * shift[x + 1];
+    let p0 = ((x as i32) << WARP_BITS) + s0;
+    let d = s1 - s0;
+    let base = (x as u32) << FRAC_BITS;
+    if d >= lo && d <= edge {
+        let len = WONE + d;
+        let inv = RECIP[(len - WHALF) as usize] as u32;
+        let (t0, t1) = (ceil(p0), ceil(p0 + len) + m);
+        for t in [t0, t0 + 1] {
+            let dt = ((t << WARP_BITS) - p0) as u32;
+            let fr = (dt.wrapping_mul(inv) + (1 << 18)) >> 19;
+            pos[slot(t + m, t1, spare)] = (base + fr).min(clamp);
+        }
+    } else {
+        let p1 = p0 + WONE + d;
+        let (tn, tf) = (ceil(p0) + m, ceil(p1 - WHALF) + m);
+        let sn = slot(tn, ceil(p0 + WHALF) + m, spare);
+        let sf = slot(tf, ceil(p1) + m, spare);
+        // The near piece (source x) first in the right view, last in the left view.
+        if sign < 0 {
+            pos[sn] = base;
+            pos[sf] = base + ONE;
+        } else {
+            pos[sf] = base + ONE;
+            pos[sn] = base;
+        }
     }
 }
 
@@ -352,11 +403,27 @@ pub(crate) fn fill_holes_row(
 /// (clamped to the row). A whole position copies its pixel exactly. Branch-free.
 #[inline(always)]
 fn lerp<S: Sample>(row: &[u8], p: u32, w: usize) -> [u32; 3] {
-    let i = (p >> FRAC_BITS) as usize;
-    let f = p & FRAC_MASK;
-    let a = S::read_rgb(&row[i * S::PIXEL..]);
-    let b = S::read_rgb(&row[(i + 1).min(w - 1) * S::PIXEL..]);
+    if w < 2 {
+        return S::read_rgb(row);
+    }
+    // The pair (i, i + 1) always lies in the row: the last pixel is the pair (w - 2, w - 1) at
+    // weight 256 (one bounds check per pair).
+    let i = ((p >> FRAC_BITS) as usize).min(w - 2);
+    let f = p - ((i as u32) << FRAC_BITS);
+    let pair = &row[i * S::PIXEL..(i + 2) * S::PIXEL];
     let g = ONE - f;
+    if S::BYTES == 1 {
+        // Three 16-bit lanes in one u64 (255 * 256 + 128 < 2^16: no carry between lanes).
+        let pack = |q: &[u8]| q[0] as u64 | (q[1] as u64) << 16 | (q[2] as u64) << 32;
+        const HALF: u64 = 128 | 128 << 16 | 128 << 32;
+        let v = (pack(&pair[..3]) * g as u64 + pack(&pair[3..6]) * f as u64 + HALF) >> 8;
+        return [
+            v as u32 & 0xFF,
+            (v >> 16) as u32 & 0xFF,
+            (v >> 32) as u32 & 0xFF,
+        ];
+    }
+    let (a, b) = (S::read_rgb(pair), S::read_rgb(&pair[S::PIXEL..]));
     let half = ONE / 2;
     [0, 1, 2].map(|c| (a[c] * g + b[c] * f + half) >> FRAC_BITS)
 }
@@ -465,13 +532,13 @@ mod tests {
     /// 1) or the right view (-1): the positions (one per target), holes unfilled.
     fn warp(near: &[f32], k: f32, conv: f32, sign: i32) -> Vec<u32> {
         let w = near.len();
-        let mut shift = vec![0; w];
-        shift_row(near, k, conv, round_offset(k), &mut shift);
-        let mut pos = vec![7; w + 1];
+        let mut shift = vec![0; w + 1];
+        shift_row(near, k, conv, &mut shift);
+        let m = round_offset(k) as usize;
+        let mut pos = vec![7; w + 2 * m + 1];
         let edge = (Tuning::default().edge_px * WONE as f32) as i32;
-        warp_view(&shift, sign, edge, &mut pos);
-        pos.truncate(w);
-        pos
+        warp_view(&shift, sign, edge, m, &mut pos);
+        pos[m..m + w].to_vec()
     }
 
     fn fill(pos: &mut [u32], near: &[f32], left: bool, fill: Fill) -> Vec<Run> {
@@ -489,9 +556,9 @@ mod tests {
 
     #[test]
     fn shifts_round_to_the_nearest_step() {
-        let mut s = [0; 4];
-        shift_row(&[0.5, 1.0, 0.0, 0.625], 4.0, 0.5, round_offset(4.0), &mut s);
-        assert_eq!(s, [0, 2 * WONE, -2 * WONE, WHALF]);
+        let mut s = [0; 5];
+        shift_row(&[0.5, 1.0, 0.0, 0.625], 4.0, 0.5, &mut s);
+        assert_eq!(s, [0, 2 * WONE, -2 * WONE, WHALF, WHALF]);
     }
 
     #[test]

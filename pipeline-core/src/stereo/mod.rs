@@ -118,7 +118,8 @@ pub struct Renderer {
     near_dil: Vec<f32>,
     /// Per-eye shift of the current row (fixed point, see `dibr`).
     shift_row: Vec<i32>,
-    /// Source positions (fixed point, see `dibr`) for each view, one spare element each.
+    /// Source positions (fixed point, see `dibr`) for each view, with the warp's margins for
+    /// the largest divergence on both sides and one spare element.
     pos_left: Vec<u32>,
     pos_right: Vec<u32>,
     /// The current row's hole runs for the smooth fill, per view.
@@ -140,6 +141,12 @@ impl std::fmt::Debug for Renderer {
             .field("params", &self.params)
             .finish_non_exhaustive()
     }
+}
+
+/// The warp's margin (see `dibr::warp_view`) for a row of `w` pixels at the largest divergence.
+fn warp_margin(w: usize) -> usize {
+    let k = StereoParams::MAX_DIVERGENCE / 100.0 * w as f32 * 0.5;
+    round_offset(k) as usize
 }
 
 /// Why a frame size cannot be rendered, if it cannot.
@@ -191,9 +198,9 @@ impl Renderer {
             resampler: DepthResampler::new(w, h),
             near_row: vec![0.0; w],
             near_dil: vec![0.0; w],
-            shift_row: vec![0; w],
-            pos_left: vec![0; w + 1],
-            pos_right: vec![0; w + 1],
+            shift_row: vec![0; w + 1],
+            pos_left: vec![0; w + 2 * warp_margin(w) + 1],
+            pos_right: vec![0; w + 2 * warp_margin(w) + 1],
             // At most one run per two pixels: no allocation per frame.
             runs_left: Vec::with_capacity(w / 2 + 1),
             runs_right: Vec::with_capacity(w / 2 + 1),
@@ -383,10 +390,12 @@ impl Renderer {
             } else {
                 &self.near_row
             };
-            shift_row(near, k, conv, off, &mut self.shift_row);
-            let (pl, pr) = (&mut self.pos_left, &mut self.pos_right);
-            warp_view(&self.shift_row, 1, edge_fx, pl);
-            warp_view(&self.shift_row, -1, edge_fx, pr);
+            shift_row(near, k, conv, &mut self.shift_row);
+            let m = off as usize;
+            warp_view(&self.shift_row, 1, edge_fx, m, &mut self.pos_left);
+            warp_view(&self.shift_row, -1, edge_fx, m, &mut self.pos_right);
+            let pl = &mut self.pos_left[m..m + w];
+            let pr = &mut self.pos_right[m..m + w];
             fill_holes_row(pl, near, gate, true, t.fill, &mut self.runs_left);
             fill_holes_row(pr, near, gate, false, t.fill, &mut self.runs_right);
             gather_row::<S>(frame, w, h, y, pl, dst_l);

@@ -861,8 +861,88 @@ fn timing_640x360() {
             );
         }
     }
-    // The old renderer (integer warp, `baseline`) against the new one on the same frame, full
-    // views only (no packing), rounds interleaved.
+    old_vs_new_views();
+    // Stages at 640x360, each over the whole frame.
+    let (w, h) = (640u32, 360u32);
+    let (rgb, depth) = timing_inputs(w as usize, h as usize, dw, dh);
+    let iters = 100;
+    let mut r = Renderer::new(w, h, Layout::FullSbs, StereoParams::default());
+    r.resampler.configure(dw, dh);
+    let (wu, hu) = (w as usize, h as usize);
+    let mut near = vec![0.0f32; wu * hu];
+    let t_resample = best_ms(iters, || {
+        for (y, row) in near.chunks_exact_mut(wu).enumerate() {
+            r.resampler.row(&depth, y, row);
+        }
+    });
+    let k = r.params.shift_scale(w);
+    let off = dibr::round_offset(k);
+    let t = Tuning::default();
+    let gate = t.edge_px / k;
+    let edge = (t.edge_px * (1 << dibr::WARP_BITS) as f32) as i32;
+    let mut dil = vec![0.0f32; wu * hu];
+    let t_dilate = best_ms(iters, || {
+        for (n, d) in near.chunks_exact(wu).zip(dil.chunks_exact_mut(wu)) {
+            dibr::dilate_row(n, t.dilate, gate, d);
+        }
+    });
+    let mut shift = vec![0i32; (wu + 1) * hu];
+    let t_shift = best_ms(iters, || {
+        for (n, s) in dil.chunks_exact(wu).zip(shift.chunks_exact_mut(wu + 1)) {
+            dibr::shift_row(n, k, 0.5, s);
+        }
+    });
+    // The warp's margins and spare element per row.
+    let m = off as usize;
+    let pw = wu + 2 * m + 1;
+    let (mut il, mut ir) = (vec![0u32; pw * hu], vec![0u32; pw * hu]);
+    let t_warp = best_ms(iters, || {
+        for y in 0..hu {
+            let (s, p) = (y * (wu + 1)..(y + 1) * (wu + 1), y * pw..(y + 1) * pw);
+            dibr::warp_view(&shift[s.clone()], 1, edge, m, &mut il[p.clone()]);
+            dibr::warp_view(&shift[s], -1, edge, m, &mut ir[p]);
+        }
+    });
+    // Only the rows' own targets, not the margins.
+    let strip = |v: &[u32]| -> Vec<u32> {
+        v.chunks_exact(pw)
+            .flat_map(|r| &r[m..m + wu])
+            .copied()
+            .collect()
+    };
+    let (mut il, mut ir) = (strip(&il), strip(&ir));
+    let holes = il.iter().filter(|&&p| p == dibr::EMPTY).count();
+    let (il0, ir0) = (il.clone(), ir.clone());
+    let mut runs = (Vec::new(), Vec::new());
+    let mut all_runs = (Vec::new(), Vec::new());
+    let t_fill = best_ms(iters, || {
+        il.copy_from_slice(&il0);
+        ir.copy_from_slice(&ir0);
+        all_runs.0.clear();
+        all_runs.1.clear();
+        for y in 0..hu {
+            let p = y * wu..(y + 1) * wu;
+            let n = &dil[y * wu..(y + 1) * wu];
+            dibr::fill_holes_row(&mut il[p.clone()], n, gate, true, t.fill, &mut runs.0);
+            dibr::fill_holes_row(&mut ir[p], n, gate, false, t.fill, &mut runs.1);
+            all_runs.0.extend(runs.0.iter().map(|r| (y, *r)));
+            all_runs.1.extend(runs.1.iter().map(|r| (y, *r)));
+        }
+    });
+    println!(
+        "stages 640x360: resample {t_resample:.3} ms, dilate {t_dilate:.3} ms, shift \
+         {t_shift:.3} ms, warp (both views) {t_warp:.3} ms, fill {t_fill:.3} ms ({holes} holes \
+         in the left view)"
+    );
+    let rgb16 = widen(&rgb);
+    time_colour_stages::<u8>("rgb24", &rgb, (&il, &ir), &all_runs, wu, hu, iters);
+    time_colour_stages::<u16>("rgb48", &rgb16, (&il, &ir), &all_runs, wu, hu, iters);
+}
+
+/// The old renderer (integer warp, `baseline`) against the new one on the same 640x360 frame,
+/// full views only (no packing), rounds interleaved; returns new / old.
+fn old_vs_new_views() -> f64 {
+    let (dw, dh) = (344usize, 192usize);
     let (w, h) = (640usize, 360usize);
     let (rgb, depth) = timing_inputs(w, h, dw, dh);
     let p = StereoParams::default();
@@ -898,77 +978,15 @@ fn timing_640x360() {
         ms[1],
         ms[1] / ms[0]
     );
-    // Stages at 640x360, each over the whole frame.
-    let (w, h) = (640u32, 360u32);
-    let (rgb, depth) = timing_inputs(w as usize, h as usize, dw, dh);
-    let iters = 100;
-    let mut r = Renderer::new(w, h, Layout::FullSbs, StereoParams::default());
-    r.resampler.configure(dw, dh);
-    let (wu, hu) = (w as usize, h as usize);
-    let mut near = vec![0.0f32; wu * hu];
-    let t_resample = best_ms(iters, || {
-        for (y, row) in near.chunks_exact_mut(wu).enumerate() {
-            r.resampler.row(&depth, y, row);
-        }
-    });
-    let k = r.params.shift_scale(w);
-    let off = dibr::round_offset(k);
-    let t = Tuning::default();
-    let gate = t.edge_px / k;
-    let edge = (t.edge_px * (1 << dibr::WARP_BITS) as f32) as i32;
-    let mut dil = vec![0.0f32; wu * hu];
-    let t_dilate = best_ms(iters, || {
-        for (n, d) in near.chunks_exact(wu).zip(dil.chunks_exact_mut(wu)) {
-            dibr::dilate_row(n, t.dilate, gate, d);
-        }
-    });
-    let mut shift = vec![0i32; wu * hu];
-    let t_shift = best_ms(iters, || {
-        for (n, s) in dil.chunks_exact(wu).zip(shift.chunks_exact_mut(wu)) {
-            dibr::shift_row(n, k, 0.5, off, s);
-        }
-    });
-    // One spare element per row for the warp.
-    let (mut il, mut ir) = (vec![0u32; (wu + 1) * hu], vec![0u32; (wu + 1) * hu]);
-    let t_warp = best_ms(iters, || {
-        for y in 0..hu {
-            let (s, p) = (y * wu..(y + 1) * wu, y * (wu + 1)..(y + 1) * (wu + 1));
-            dibr::warp_view(&shift[s.clone()], 1, edge, &mut il[p.clone()]);
-            dibr::warp_view(&shift[s], -1, edge, &mut ir[p]);
-        }
-    });
-    let holes = il.iter().filter(|&&p| p == dibr::EMPTY).count() - hu;
-    let (il0, ir0) = (il.clone(), ir.clone());
-    let mut runs = (Vec::new(), Vec::new());
-    let mut all_runs = (Vec::new(), Vec::new());
-    let t_fill = best_ms(iters, || {
-        il.copy_from_slice(&il0);
-        ir.copy_from_slice(&ir0);
-        all_runs.0.clear();
-        all_runs.1.clear();
-        for y in 0..hu {
-            let p = y * (wu + 1)..(y + 1) * (wu + 1);
-            let n = &dil[y * wu..(y + 1) * wu];
-            dibr::fill_holes_row(&mut il[p.clone()], n, gate, true, t.fill, &mut runs.0);
-            dibr::fill_holes_row(&mut ir[p], n, gate, false, t.fill, &mut runs.1);
-            all_runs.0.extend(runs.0.iter().map(|r| (y, *r)));
-            all_runs.1.extend(runs.1.iter().map(|r| (y, *r)));
-        }
-    });
-    println!(
-        "stages 640x360: resample {t_resample:.3} ms, dilate {t_dilate:.3} ms, shift \
-         {t_shift:.3} ms, warp (both views) {t_warp:.3} ms, fill {t_fill:.3} ms ({holes} holes \
-         in the left view)"
-    );
-    // Drop the spare elements for the colour stages.
-    let strip = |v: &[u32]| -> Vec<u32> {
-        v.chunks_exact(wu + 1)
-            .flat_map(|r| &r[..wu])
-            .copied()
-            .collect()
-    };
-    let (il, ir) = (strip(&il), strip(&ir));
-    let rgb16 = widen(&rgb);
-    time_colour_stages::<u8>("rgb24", &rgb, (&il, &ir), &all_runs, wu, hu, iters);
-    time_colour_stages::<u16>("rgb48", &rgb16, (&il, &ir), &all_runs, wu, hu, iters);
+    ms[1] / ms[0]
+}
+
+/// Only [`old_vs_new_views`], three times: `cargo test --release -p pipeline-core
+/// --no-default-features --lib -- stereo::tests::timing_views --ignored --nocapture`.
+#[test]
+#[ignore = "timing; run in release with --ignored --nocapture"]
+fn timing_views_old_vs_new() {
+    for _ in 0..3 {
+        old_vs_new_views();
+    }
 }
