@@ -153,6 +153,16 @@ pub(crate) fn dilate_row(near: &[f32], r: usize, gate: f32, out: &mut [f32]) {
 /// [`round_offset`]), and one spare slot at the end: `w + 2 * margin + 1` elements. The row's
 /// targets no source landed on are left [`EMPTY`]; the margins hold garbage.
 pub(crate) fn warp_view(shift: &[i32], sign: i32, edge: i32, margin: usize, pos: &mut [u32]) {
+    // Monomorphised per direction: the sign is a constant in the inner loop.
+    if sign < 0 {
+        warp_dir::<-1>(shift, edge, margin, pos)
+    } else {
+        warp_dir::<1>(shift, edge, margin, pos)
+    }
+}
+
+fn warp_dir<const SIGN: i32>(shift: &[i32], edge: i32, margin: usize, pos: &mut [u32]) {
+    let sign = SIGN;
     let w = shift.len() - 1;
     let spare = w + 2 * margin;
     let pos = &mut pos[..spare + 1];
@@ -168,7 +178,7 @@ pub(crate) fn warp_view(shift: &[i32], sign: i32, edge: i32, margin: usize, pos:
         pos[slot(t + m, ceil(p) + m, spare)] = 0;
     };
     let seg = |x: usize, clamp: u32, pos: &mut [u32]| {
-        segment(shift, x, sign, lo, edge, m, spare, clamp, pos)
+        segment::<SIGN>(shift, x, lo, edge, m, spare, clamp, pos)
     };
     let last = (w as u32 - 1) * ONE;
     if sign < 0 {
@@ -207,10 +217,9 @@ fn slot(t: i32, end: i32, spare: usize) -> usize {
 /// `clamp` (only the last pixel's extension reaches past the row).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn segment(
+fn segment<const SIGN: i32>(
     shift: &[i32],
     x: usize,
-    sign: i32,
     lo: i32,
     edge: i32,
     m: i32,
@@ -218,12 +227,13 @@ fn segment(
     clamp: u32,
     pos: &mut [u32],
 ) {
-    let s0 = sign * shift[x];
-    let s1 = sign * shift[x + 1];
+    let s0 = SIGN * shift[x];
+    let s1 = SIGN * shift[x + 1];
     let p0 = ((x as i32) << WARP_BITS) + s0;
     let d = s1 - s0;
     let base = (x as u32) << FRAC_BITS;
-    if d >= lo && d <= edge {
+    // lo <= d <= edge, one unsigned comparison.
+    if (d - lo) as u32 <= (edge - lo) as u32 {
         let len = WONE + d;
         let inv = RECIP[(len - WHALF) as usize] as u32;
         let (t0, t1) = (ceil(p0), ceil(p0 + len) + m);
@@ -238,7 +248,7 @@ fn segment(
         let sn = slot(tn, ceil(p0 + WHALF) + m, spare);
         let sf = slot(tf, ceil(p1) + m, spare);
         // The near piece (source x) first in the right view, last in the left view.
-        if sign < 0 {
+        if SIGN < 0 {
             pos[sn] = base;
             pos[sf] = base + ONE;
         } else {
