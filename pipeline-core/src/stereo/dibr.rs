@@ -237,11 +237,12 @@ fn segment<const SIGN: i32>(
         let len = WONE + d;
         let inv = RECIP[(len - WHALF) as usize] as u32;
         let (t0, t1) = (ceil(p0), ceil(p0 + len) + m);
-        for t in [t0, t0 + 1] {
-            let dt = ((t << WARP_BITS) - p0) as u32;
-            let fr = (dt.wrapping_mul(inv) + (1 << 18)) >> 19;
-            pos[slot(t + m, t1, spare)] = (base + fr).min(clamp);
-        }
+        // fr = (dt * inv + 2^18) >> 19 for dt = t0 - p0 and dt + 1 px: one product.
+        let q = ((t0 << WARP_BITS) - p0) as u32 * inv + (1 << 18);
+        let fr0 = q >> 19;
+        let fr1 = (q + (inv << WARP_BITS)) >> 19;
+        pos[slot(t0 + m, t1, spare)] = (base + fr0).min(clamp);
+        pos[slot(t0 + 1 + m, t1, spare)] = (base + fr1).min(clamp);
     } else {
         let p1 = p0 + WONE + d;
         let (tn, tf) = (ceil(p0) + m, ceil(p1 - WHALF) + m);

@@ -33,18 +33,22 @@
 //!   convergence nearness do not move and read their own pixel exactly, so a flat map at
 //!   convergence gives `left == right == input`. Rows are independent: there is no vertical
 //!   shift.
-//! * **Occlusion.** A z-buffer on nearness (interpolated along a surface): when several sources
-//!   land on one target, the nearest wins.
-//! * **Holes** (disocclusions: targets no source landed on). For each run of holes, of its
-//!   nearest written neighbours on the left and on the right the farther one (lower nearness) is
-//!   the background, so a foreground edge is never stretched. Ties go to the left neighbour in
-//!   the left view and to the right one in the right view; a run touching the image edge takes
-//!   its only neighbour. The background beside the run is mirrored into it (the hole pixel `j`
-//!   px from the neighbour reads the source `j` px beyond the neighbour's source position, away
-//!   from the hole; the mirror turns back at a source more than 0.75 px of shift nearer than the
-//!   neighbour, or at the row's end), and each filled colour blends the five source rows around
-//!   it (weights 1-2-2-2-1) and two neighbouring columns: the background's texture continues
-//!   into the hole, without the horizontal streaks of a repeated pixel.
+//! * **Occlusion.** When several sources land on one target, the nearest wins. No z-buffer is
+//!   needed: sources are drawn in occlusion-compatible order (left to right for the right view,
+//!   right to left for the left view), in which a later source on a target is always the
+//!   nearer one, and overwrites.
+//! * **Holes** (disocclusions, and the strip along the border the source never saw: targets no
+//!   source landed on). For each run of holes, of its nearest written neighbours on the left
+//!   and on the right the one whose source is farther (lower nearness) is the background, so a
+//!   foreground edge is never stretched. Ties go to the left neighbour in the left view and to
+//!   the right one in the right view; a run touching the image edge takes its only neighbour.
+//!   The hole pixel `j` px from that neighbour (`j = 0` next to it) is the mean of the `2j + 1`
+//!   source columns from the neighbour's source column on, away from the hole (at most 48,
+//!   stopping at the first column more than 0.75 px of shift nearer than the neighbour), each
+//!   averaged over the `2r + 1` rows around the hole's row (`r = len / 2` clamped to 2..=8 for
+//!   a run of `len` holes), in integer arithmetic: the background continues into the hole
+//!   from its edge and smooths out towards its local mean, without the horizontal streaks of a
+//!   repeated pixel.
 //! * **Layouts.** See [`Layout`]: half-size layouts average pixel (or row) pairs per sample
 //!   (per `u16` in 16-bit frames), rounding half up; the anaglyph is red-cyan with Dubois'
 //!   least-squares matrices applied to the encoded values with clamping (see [`anaglyph`]).
@@ -58,23 +62,20 @@
 //! # Performance
 //!
 //! Row by row: resample one depth row (vertical blend of two map rows, then a horizontal pass
-//! with precomputed taps), dilate its depth edges, warp it into each view as source
-//! *positions* (fixed point) plus a row z-buffer, fill holes on the positions, gather colours
-//! (two-tap blends); then pack the two views. Only the gather and the packing touch colours, so
-//! only they cost more for 16-bit frames: they are generic over the sample type and
-//! monomorphised, and the format is matched once per frame. Measured with
-//! `cargo test -p pipeline-core --lib stereo:: -- --include-ignored --nocapture`
-//! (`stereo::tests::timing_640x360`: 640x360 and 1280x720 frames, 344x192 map, one thread, best
-//! of several rounds; it also times the old integer warp, `baseline`, against the new renderer
-//! on the same frame, rounds interleaved) on the 2-core dev machine at a load average of 4-9.
-//! Dev profile (opt-level 1; a release build of this crate's dependencies did not fit the time
-//! available, release figures are still to be measured):
-//!
-//! * views at 640x360, rgb24: old integer warp 1.85 ms, subpixel renderer 8.7 ms (**4.7x**,
-//!   over the 2x budget). Per stage: resample 0.29 ms, dilation 0.83, warp of both views 4.3
-//!   (the old one-pass warp ~1), fill 0.41, gather 3.3 (two-tap blends, was a copy).
-//! * rgb24 per frame (every layout): 8.7-9.3 ms at 640x360, 36 ms at 1280x720; rgb48 / rgb24
-//!   1.25-1.4.
+//! with precomputed taps), dilate its depth edges (vectorised running maximum), round the
+//! shifts to 1/4096 px (vectorised), warp it into each view as source *positions* (integer
+//! fixed point, a reciprocal table instead of a division, two branch-free slot writes per
+//! source pixel), find the hole runs (eight targets at a time), gather colours (two-tap blends;
+//! 8-bit pixels in one 64-bit multiply), fill the runs' colours (running sums); then pack the
+//! two views. Only the gather, the fill and the packing touch colours, so only they cost more
+//! for 16-bit frames: they are generic over the sample type and monomorphised, and the format
+//! is matched once per frame. Measured in release with `cargo test --release -p pipeline-core
+//! --no-default-features --lib -- stereo::tests::timing --ignored --nocapture`
+//! (`timing_640x360`: 640x360 and 1280x720 frames, 344x192 map, one thread, best of several
+//! rounds; `timing_views_old_vs_new`: the old integer warp, `baseline`, against this renderer
+//! on the same frame, rounds interleaved) on the 2-vCPU dev machine (Intel Xeon) at a load
+//! average of 3-4: see BENCHMARKS.md section 6 for the figures (views at 640x360, rgb24: about
+//! 2.1x the old integer warp's time, ~2.7 ms against ~1.3 ms).
 pub mod anaglyph;
 #[doc(hidden)]
 pub mod baseline;
