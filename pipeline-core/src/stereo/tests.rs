@@ -781,13 +781,16 @@ fn best_ms_pair(iters: usize, mut f: impl FnMut(), mut g: impl FnMut()) -> [f64;
     best
 }
 
-/// Gather and compose (the format-dependent stages) over a whole `w x h` frame of `S` samples,
-/// printed per layout.
+/// The smooth fill's runs of a whole frame, with their rows.
+type RowRuns = Vec<(usize, dibr::Run)>;
+
+/// Gather with the smooth fill, and compose (the format-dependent stages), over a whole `w x h`
+/// frame of `S` samples, printed per layout.
 fn time_colour_stages<S: Sample>(
     name: &str,
     rgb: &[u8],
     idx: (&[u32], &[u32]),
-    runs: &(Vec<(usize, dibr::Run)>, Vec<(usize, dibr::Run)>),
+    runs: &(RowRuns, RowRuns),
     w: usize,
     h: usize,
     iters: usize,
@@ -822,10 +825,10 @@ fn time_colour_stages<S: Sample>(
 /// Timing per layout and sample format at 640x360 and 1280x720 (map 344x192, the pipeline's),
 /// and per stage at 640x360.
 ///
-/// Run: `cargo test --release -p pipeline-core --lib stereo:: -- --ignored --nocapture`
-/// (drop `--release` for the dev profile, opt-level 1). Single thread, best of 5 rounds (of 9,
-/// alternating between the formats, for the per-layout frame times). Measured numbers: see the
-/// module docs (# Performance).
+/// Run: `cargo test --release -p pipeline-core --no-default-features --lib --
+/// stereo::tests::timing --ignored --nocapture` (drop `--release` for the dev profile). Single
+/// thread, best of 5 rounds (of 9, alternating between the formats, for the per-layout frame
+/// times). Measured numbers: BENCHMARKS.md section 6.
 #[test]
 #[ignore = "timing; run in release with --ignored --nocapture"]
 fn timing_640x360() {
