@@ -468,11 +468,36 @@ pub(crate) fn gather_row<S: Sample>(
     pos: &[u32],
     dst: &mut [u8],
 ) {
+    gather::<S, true>(frame, w, h, y, pos, dst)
+}
+
+/// [`gather_row`] for positions without a [`HOLE`] flag (every fill but [`Fill::MirrorRows`]):
+/// no test per pixel.
+pub(crate) fn gather_row_plain<S: Sample>(
+    frame: &[u8],
+    w: usize,
+    h: usize,
+    y: usize,
+    pos: &[u32],
+    dst: &mut [u8],
+) {
+    gather::<S, false>(frame, w, h, y, pos, dst)
+}
+
+#[inline(always)]
+fn gather<S: Sample, const FLAGS: bool>(
+    frame: &[u8],
+    w: usize,
+    h: usize,
+    y: usize,
+    pos: &[u32],
+    dst: &mut [u8],
+) {
     let stride = w * S::PIXEL;
     let row = |r: usize| &frame[r * stride..(r + 1) * stride];
     let src = row(y);
     for (d, &p) in dst.chunks_exact_mut(S::PIXEL).zip(&pos[..w]) {
-        if p & HOLE == 0 {
+        if !FLAGS || p & HOLE == 0 {
             S::write_rgb(lerp::<S>(src, p, w), d);
         } else {
             let p = p & !HOLE;

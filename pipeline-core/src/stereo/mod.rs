@@ -96,7 +96,8 @@ pub use sample::{rgb48_to_rgb24, SampleFormat};
 
 use crate::ports::depth::{DepthMap, FrameRef};
 use dibr::{
-    dilate_row, fill_holes_row, gather_row, round_offset, shift_row, smooth_run, warp_view,
+    dilate_row, fill_holes_row, gather_row, gather_row_plain, round_offset, shift_row, smooth_run,
+    warp_view,
 };
 use resample::DepthResampler;
 use sample::Sample;
@@ -399,8 +400,13 @@ impl Renderer {
             let pr = &mut self.pos_right[m..m + w];
             fill_holes_row(pl, near, gate, true, t.fill, &mut self.runs_left);
             fill_holes_row(pr, near, gate, false, t.fill, &mut self.runs_right);
-            gather_row::<S>(frame, w, h, y, pl, dst_l);
-            gather_row::<S>(frame, w, h, y, pr, dst_r);
+            if t.fill == Fill::MirrorRows {
+                gather_row::<S>(frame, w, h, y, pl, dst_l);
+                gather_row::<S>(frame, w, h, y, pr, dst_r);
+            } else {
+                gather_row_plain::<S>(frame, w, h, y, pl, dst_l);
+                gather_row_plain::<S>(frame, w, h, y, pr, dst_r);
+            }
             for run in &self.runs_left {
                 smooth_run::<S>(frame, w, h, y, run, dst_l);
             }
