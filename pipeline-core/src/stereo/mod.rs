@@ -74,8 +74,8 @@
 //! (`timing_640x360`: 640x360 and 1280x720 frames, 344x192 map, one thread, best of several
 //! rounds; `timing_views_old_vs_new`: the old integer warp, `baseline`, against this renderer
 //! on the same frame, rounds interleaved) on the 2-vCPU dev machine (Intel Xeon) at a load
-//! average of 3-4: see BENCHMARKS.md section 6 for the figures (views at 640x360, rgb24: about
-//! 2.1x the old integer warp's time, ~2.7 ms against ~1.3 ms).
+//! average of 2-4: see BENCHMARKS.md section 6 for the figures (views at 640x360, rgb24:
+//! 1.90-2.02x the old integer warp's time, median 1.92x, ~2.65 ms against ~1.38 ms).
 pub mod anaglyph;
 #[doc(hidden)]
 pub mod baseline;
