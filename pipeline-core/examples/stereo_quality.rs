@@ -75,10 +75,12 @@ fn main() -> Result<(), String> {
             line(&format!("{depth}: old integer warp"), old);
             let variants = [
                 ("subpixel, copy fill, no dilation", 0, Fill::Copy),
-                ("subpixel + mirror fill", 0, Fill::Mirror),
                 ("subpixel + mirror fill, 5 rows", 0, Fill::MirrorRows),
-                ("new default (+ dilation 1)", 1, Fill::MirrorRows),
-                ("  with dilation 2", 2, Fill::MirrorRows),
+                ("subpixel + smooth fill", 0, Fill::Smooth),
+                ("  copy fill + dilation 1", 1, Fill::Copy),
+                ("  mirror 5 rows + dilation 1", 1, Fill::MirrorRows),
+                ("new default (smooth + dilation 1)", 1, Fill::Smooth),
+                ("  with dilation 2", 2, Fill::Smooth),
             ];
             let mut new = old;
             for (label, dilate, fill) in variants {

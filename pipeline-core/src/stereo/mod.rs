@@ -33,18 +33,22 @@
 //!   convergence nearness do not move and read their own pixel exactly, so a flat map at
 //!   convergence gives `left == right == input`. Rows are independent: there is no vertical
 //!   shift.
-//! * **Occlusion.** A z-buffer on nearness (interpolated along a surface): when several sources
-//!   land on one target, the nearest wins.
-//! * **Holes** (disocclusions: targets no source landed on). For each run of holes, of its
-//!   nearest written neighbours on the left and on the right the farther one (lower nearness) is
-//!   the background, so a foreground edge is never stretched. Ties go to the left neighbour in
-//!   the left view and to the right one in the right view; a run touching the image edge takes
-//!   its only neighbour. The background beside the run is mirrored into it (the hole pixel `j`
-//!   px from the neighbour reads the source `j` px beyond the neighbour's source position, away
-//!   from the hole; the mirror turns back at a source more than 0.75 px of shift nearer than the
-//!   neighbour, or at the row's end), and each filled colour blends the five source rows around
-//!   it (weights 1-2-2-2-1) and two neighbouring columns: the background's texture continues
-//!   into the hole, without the horizontal streaks of a repeated pixel.
+//! * **Occlusion.** When several sources land on one target, the nearest wins. No z-buffer is
+//!   needed: sources are drawn in occlusion-compatible order (left to right for the right view,
+//!   right to left for the left view), in which a later source on a target is always the
+//!   nearer one, and overwrites.
+//! * **Holes** (disocclusions, and the strip along the border the source never saw: targets no
+//!   source landed on). For each run of holes, of its nearest written neighbours on the left
+//!   and on the right the one whose source is farther (lower nearness) is the background, so a
+//!   foreground edge is never stretched. Ties go to the left neighbour in the left view and to
+//!   the right one in the right view; a run touching the image edge takes its only neighbour.
+//!   The hole pixel `j` px from that neighbour (`j = 0` next to it) is the mean of the `2j + 1`
+//!   source columns from the neighbour's source column on, away from the hole (at most 48,
+//!   stopping at the first column more than 0.75 px of shift nearer than the neighbour), each
+//!   averaged over the `2r + 1` rows around the hole's row (`r = len / 2` clamped to 2..=8 for
+//!   a run of `len` holes), in integer arithmetic: the background continues into the hole
+//!   from its edge and smooths out towards its local mean, without the horizontal streaks of a
+//!   repeated pixel.
 //! * **Layouts.** See [`Layout`]: half-size layouts average pixel (or row) pairs per sample
 //!   (per `u16` in 16-bit frames), rounding half up; the anaglyph is red-cyan with the matrices
 //!   of the chosen [`AnaglyphMethod`] (Dubois' least-squares ones by default) applied to the
@@ -63,23 +67,20 @@
 //! # Performance
 //!
 //! Row by row: resample one depth row (vertical blend of two map rows, then a horizontal pass
-//! with precomputed taps), dilate its depth edges, warp it into each view as source
-//! *positions* (fixed point) plus a row z-buffer, fill holes on the positions, gather colours
-//! (two-tap blends); then pack the two views. Only the gather and the packing touch colours, so
-//! only they cost more for 16-bit frames: they are generic over the sample type and
-//! monomorphised, and the format is matched once per frame. Measured with
-//! `cargo test -p pipeline-core --lib stereo:: -- --include-ignored --nocapture`
-//! (`stereo::tests::timing_640x360`: 640x360 and 1280x720 frames, 344x192 map, one thread, best
-//! of several rounds; it also times the old integer warp, `baseline`, against the new renderer
-//! on the same frame, rounds interleaved) on the 2-core dev machine at a load average of 4-9.
-//! Dev profile (opt-level 1; a release build of this crate's dependencies did not fit the time
-//! available, release figures are still to be measured):
-//!
-//! * views at 640x360, rgb24: old integer warp 1.85 ms, subpixel renderer 8.7 ms (**4.7x**,
-//!   over the 2x budget). Per stage: resample 0.29 ms, dilation 0.83, warp of both views 4.3
-//!   (the old one-pass warp ~1), fill 0.41, gather 3.3 (two-tap blends, was a copy).
-//! * rgb24 per frame (every layout): 8.7-9.3 ms at 640x360, 36 ms at 1280x720; rgb48 / rgb24
-//!   1.25-1.4.
+//! with precomputed taps), dilate its depth edges (vectorised running maximum), round the
+//! shifts to 1/4096 px (vectorised), warp it into each view as source *positions* (integer
+//! fixed point, a reciprocal table instead of a division, two branch-free slot writes per
+//! source pixel), find the hole runs (eight targets at a time), gather colours (two-tap blends;
+//! 8-bit pixels in one 64-bit multiply), fill the runs' colours (running sums); then pack the
+//! two views. Only the gather, the fill and the packing touch colours, so only they cost more
+//! for 16-bit frames: they are generic over the sample type and monomorphised, and the format
+//! is matched once per frame. Measured in release with `cargo test --release -p pipeline-core
+//! --no-default-features --lib -- stereo::tests::timing --ignored --nocapture`
+//! (`timing_640x360`: 640x360 and 1280x720 frames, 344x192 map, one thread, best of several
+//! rounds; `timing_views_old_vs_new`: the old integer warp, `baseline`, against this renderer
+//! on the same frame, rounds interleaved) on the 2-vCPU dev machine (Intel Xeon) at a load
+//! average of 2-4: see BENCHMARKS.md section 6 for the figures (views at 640x360, rgb24:
+//! 1.90-2.02x the old integer warp's time, median 1.92x, ~2.65 ms against ~1.38 ms).
 pub mod anaglyph;
 #[doc(hidden)]
 pub mod baseline;
@@ -103,7 +104,10 @@ pub use params::StereoParams;
 pub use sample::{rgb48_to_rgb24, SampleFormat};
 
 use crate::ports::depth::{DepthMap, FrameRef};
-use dibr::{dilate_row, fill_holes_row, gather_row, round_offset, warp_view};
+use dibr::{
+    dilate_row, fill_holes_row, gather_row, gather_row_plain, round_offset, shift_row, smooth_run,
+    warp_view,
+};
 use resample::DepthResampler;
 use sample::Sample;
 
@@ -133,13 +137,15 @@ pub struct Renderer {
     /// Nearness of the current row at frame width, then after edge dilation.
     near_row: Vec<f32>,
     near_dil: Vec<f32>,
-    /// Per-eye shift of the current row (px).
-    shift_row: Vec<f32>,
-    /// Row z-buffers and source positions (fixed point, see `dibr`) for each view.
-    z_left: Vec<f32>,
-    z_right: Vec<f32>,
+    /// Per-eye shift of the current row (fixed point, see `dibr`).
+    shift_row: Vec<i32>,
+    /// Source positions (fixed point, see `dibr`) for each view, with the warp's margins for
+    /// the largest divergence on both sides and one spare element.
     pos_left: Vec<u32>,
     pos_right: Vec<u32>,
+    /// The current row's hole runs for the smooth fill, per view.
+    runs_left: Vec<dibr::Run>,
+    runs_right: Vec<dibr::Run>,
     /// The two full-size views, packed in `format`.
     left: Vec<u8>,
     right: Vec<u8>,
@@ -157,6 +163,12 @@ impl std::fmt::Debug for Renderer {
             .field("options", &self.options)
             .finish_non_exhaustive()
     }
+}
+
+/// The warp's margin (see `dibr::warp_view`) for a row of `w` pixels at the largest divergence.
+fn warp_margin(w: usize) -> usize {
+    let k = StereoParams::MAX_DIVERGENCE / 100.0 * w as f32 * 0.5;
+    round_offset(k) as usize
 }
 
 /// Why a frame size cannot be rendered, if it cannot.
@@ -211,11 +223,12 @@ impl Renderer {
             resampler: DepthResampler::new(w, h),
             near_row: vec![0.0; w],
             near_dil: vec![0.0; w],
-            shift_row: vec![0.0; w],
-            z_left: vec![0.0; w],
-            z_right: vec![0.0; w],
-            pos_left: vec![0; w],
-            pos_right: vec![0; w],
+            shift_row: vec![0; w + 1],
+            pos_left: vec![0; w + 2 * warp_margin(w) + 1],
+            pos_right: vec![0; w + 2 * warp_margin(w) + 1],
+            // At most one run per two pixels: no allocation per frame.
+            runs_left: Vec::with_capacity(w / 2 + 1),
+            runs_right: Vec::with_capacity(w / 2 + 1),
             left: vec![0; frame_len],
             right: vec![0; frame_len],
         }
@@ -446,6 +459,7 @@ impl Renderer {
         let edge = t.edge_px.clamp(0.0, 0.95);
         // The edge threshold in nearness units (no shift at all when k is 0: nothing to do).
         let gate = if k > 0.0 { edge / k } else { f32::INFINITY };
+        let edge_fx = (edge * (1 << dibr::WARP_BITS) as f32) as i32;
         self.resampler.configure(depth_w as usize, depth_h as usize);
         let views = self
             .left
@@ -459,17 +473,27 @@ impl Renderer {
             } else {
                 &self.near_row
             };
-            for (s, &n) in self.shift_row.iter_mut().zip(near) {
-                *s = k * (n - conv);
+            shift_row(near, k, conv, &mut self.shift_row);
+            let m = off as usize;
+            warp_view(&self.shift_row, 1, edge_fx, m, &mut self.pos_left);
+            warp_view(&self.shift_row, -1, edge_fx, m, &mut self.pos_right);
+            let pl = &mut self.pos_left[m..m + w];
+            let pr = &mut self.pos_right[m..m + w];
+            fill_holes_row(pl, near, gate, true, t.fill, &mut self.runs_left);
+            fill_holes_row(pr, near, gate, false, t.fill, &mut self.runs_right);
+            if t.fill == Fill::MirrorRows {
+                gather_row::<S>(frame, w, h, y, pl, dst_l);
+                gather_row::<S>(frame, w, h, y, pr, dst_r);
+            } else {
+                gather_row_plain::<S>(frame, w, h, y, pl, dst_l);
+                gather_row_plain::<S>(frame, w, h, y, pr, dst_r);
             }
-            let (zl, pl) = (&mut self.z_left, &mut self.pos_left);
-            let (zr, pr) = (&mut self.z_right, &mut self.pos_right);
-            warp_view(&self.shift_row, near, 1.0, edge, off, zl, pl);
-            warp_view(&self.shift_row, near, -1.0, edge, off, zr, pr);
-            fill_holes_row(zl, pl, near, gate, true, t.fill);
-            fill_holes_row(zr, pr, near, gate, false, t.fill);
-            gather_row::<S>(frame, w, h, y, pl, dst_l);
-            gather_row::<S>(frame, w, h, y, pr, dst_r);
+            for run in &self.runs_left {
+                smooth_run::<S>(frame, w, h, y, run, dst_l);
+            }
+            for run in &self.runs_right {
+                smooth_run::<S>(frame, w, h, y, run, dst_r);
+            }
         }
         Ok(())
     }

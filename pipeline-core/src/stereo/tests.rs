@@ -461,7 +461,7 @@ fn buffers_are_reused_between_frames() {
             r.right.as_ptr() as usize,
             r.near_row.as_ptr() as usize,
             r.pos_left.as_ptr() as usize,
-            r.z_right.as_ptr() as usize,
+            r.runs_right.as_ptr() as usize,
         )
     };
     let before = ptrs(&r, &out);
@@ -781,12 +781,16 @@ fn best_ms_pair(iters: usize, mut f: impl FnMut(), mut g: impl FnMut()) -> [f64;
     best
 }
 
-/// Gather and compose (the format-dependent stages) over a whole `w x h` frame of `S` samples,
-/// printed per layout.
+/// The smooth fill's runs of a whole frame, with their rows.
+type RowRuns = Vec<(usize, dibr::Run)>;
+
+/// Gather with the smooth fill, and compose (the format-dependent stages), over a whole `w x h`
+/// frame of `S` samples, printed per layout.
 fn time_colour_stages<S: Sample>(
     name: &str,
     rgb: &[u8],
     idx: (&[u32], &[u32]),
+    runs: &(RowRuns, RowRuns),
     w: usize,
     h: usize,
     iters: usize,
@@ -799,8 +803,14 @@ fn time_colour_stages<S: Sample>(
             dibr::gather_row::<S>(rgb, w, h, y, &idx.0[s.clone()], &mut vl[d.clone()]);
             dibr::gather_row::<S>(rgb, w, h, y, &idx.1[s], &mut vr[d]);
         }
+        for (y, r) in &runs.0 {
+            dibr::smooth_run::<S>(rgb, w, h, *y, r, &mut vl[y * w * p..(y + 1) * w * p]);
+        }
+        for (y, r) in &runs.1 {
+            dibr::smooth_run::<S>(rgb, w, h, *y, r, &mut vr[y * w * p..(y + 1) * w * p]);
+        }
     });
-    let mut line = format!("{name}: gather {t_gather:.3} ms; compose");
+    let mut line = format!("{name}: gather + smooth fill {t_gather:.3} ms; compose");
     for layout in Layout::ALL {
         let (ow, oh) = layout.output_size(w as u32, h as u32);
         let mut out = vec![0u8; ow as usize * oh as usize * p];
@@ -815,10 +825,10 @@ fn time_colour_stages<S: Sample>(
 /// Timing per layout and sample format at 640x360 and 1280x720 (map 344x192, the pipeline's),
 /// and per stage at 640x360.
 ///
-/// Run: `cargo test --release -p pipeline-core --lib stereo:: -- --ignored --nocapture`
-/// (drop `--release` for the dev profile, opt-level 1). Single thread, best of 5 rounds (of 9,
-/// alternating between the formats, for the per-layout frame times). Measured numbers: see the
-/// module docs (# Performance).
+/// Run: `cargo test --release -p pipeline-core --no-default-features --lib --
+/// stereo::tests::timing --ignored --nocapture` (drop `--release` for the dev profile). Single
+/// thread, best of 5 rounds (of 9, alternating between the formats, for the per-layout frame
+/// times). Measured numbers: BENCHMARKS.md section 6.
 #[test]
 #[ignore = "timing; run in release with --ignored --nocapture"]
 fn timing_640x360() {
@@ -854,8 +864,88 @@ fn timing_640x360() {
             );
         }
     }
-    // The old renderer (integer warp, `baseline`) against the new one on the same frame, full
-    // views only (no packing), rounds interleaved.
+    old_vs_new_views();
+    // Stages at 640x360, each over the whole frame.
+    let (w, h) = (640u32, 360u32);
+    let (rgb, depth) = timing_inputs(w as usize, h as usize, dw, dh);
+    let iters = 100;
+    let mut r = Renderer::new(w, h, Layout::FullSbs, StereoParams::default());
+    r.resampler.configure(dw, dh);
+    let (wu, hu) = (w as usize, h as usize);
+    let mut near = vec![0.0f32; wu * hu];
+    let t_resample = best_ms(iters, || {
+        for (y, row) in near.chunks_exact_mut(wu).enumerate() {
+            r.resampler.row(&depth, y, row);
+        }
+    });
+    let k = r.params.shift_scale(w);
+    let off = dibr::round_offset(k);
+    let t = Tuning::default();
+    let gate = t.edge_px / k;
+    let edge = (t.edge_px * (1 << dibr::WARP_BITS) as f32) as i32;
+    let mut dil = vec![0.0f32; wu * hu];
+    let t_dilate = best_ms(iters, || {
+        for (n, d) in near.chunks_exact(wu).zip(dil.chunks_exact_mut(wu)) {
+            dibr::dilate_row(n, t.dilate, gate, d);
+        }
+    });
+    let mut shift = vec![0i32; (wu + 1) * hu];
+    let t_shift = best_ms(iters, || {
+        for (n, s) in dil.chunks_exact(wu).zip(shift.chunks_exact_mut(wu + 1)) {
+            dibr::shift_row(n, k, 0.5, s);
+        }
+    });
+    // The warp's margins and spare element per row.
+    let m = off as usize;
+    let pw = wu + 2 * m + 1;
+    let (mut il, mut ir) = (vec![0u32; pw * hu], vec![0u32; pw * hu]);
+    let t_warp = best_ms(iters, || {
+        for y in 0..hu {
+            let (s, p) = (y * (wu + 1)..(y + 1) * (wu + 1), y * pw..(y + 1) * pw);
+            dibr::warp_view(&shift[s.clone()], 1, edge, m, &mut il[p.clone()]);
+            dibr::warp_view(&shift[s], -1, edge, m, &mut ir[p]);
+        }
+    });
+    // Only the rows' own targets, not the margins.
+    let strip = |v: &[u32]| -> Vec<u32> {
+        v.chunks_exact(pw)
+            .flat_map(|r| &r[m..m + wu])
+            .copied()
+            .collect()
+    };
+    let (mut il, mut ir) = (strip(&il), strip(&ir));
+    let holes = il.iter().filter(|&&p| p == dibr::EMPTY).count();
+    let (il0, ir0) = (il.clone(), ir.clone());
+    let mut runs = (Vec::new(), Vec::new());
+    let mut all_runs = (Vec::new(), Vec::new());
+    let t_fill = best_ms(iters, || {
+        il.copy_from_slice(&il0);
+        ir.copy_from_slice(&ir0);
+        all_runs.0.clear();
+        all_runs.1.clear();
+        for y in 0..hu {
+            let p = y * wu..(y + 1) * wu;
+            let n = &dil[y * wu..(y + 1) * wu];
+            dibr::fill_holes_row(&mut il[p.clone()], n, gate, true, t.fill, &mut runs.0);
+            dibr::fill_holes_row(&mut ir[p], n, gate, false, t.fill, &mut runs.1);
+            all_runs.0.extend(runs.0.iter().map(|r| (y, *r)));
+            all_runs.1.extend(runs.1.iter().map(|r| (y, *r)));
+        }
+    });
+    println!(
+        "stages 640x360: resample {t_resample:.3} ms, dilate {t_dilate:.3} ms, shift \
+         {t_shift:.3} ms, warp (both views) {t_warp:.3} ms, fill {t_fill:.3} ms ({holes} holes \
+         in the left view)"
+    );
+    let rgb16 = widen(&rgb);
+    time_colour_stages::<u8>("rgb24", &rgb, (&il, &ir), &all_runs, wu, hu, iters);
+    time_colour_stages::<u16>("rgb48", &rgb16, (&il, &ir), &all_runs, wu, hu, iters);
+}
+
+/// The old renderer (integer warp, `baseline`) against the new one on the same 640x360 frame,
+/// full views only (no packing), rounds interleaved; returns new / old.
+fn old_vs_new_views() -> f64 {
+    let (dw, dh) = (344usize, 192usize);
     let (w, h) = (640usize, 360usize);
     let (rgb, depth) = timing_inputs(w, h, dw, dh);
     let p = StereoParams::default();
@@ -891,69 +981,15 @@ fn timing_640x360() {
         ms[1],
         ms[1] / ms[0]
     );
-    // Stages at 640x360, each over the whole frame.
-    let (w, h) = (640u32, 360u32);
-    let (rgb, depth) = timing_inputs(w as usize, h as usize, dw, dh);
-    let iters = 100;
-    let mut r = Renderer::new(w, h, Layout::FullSbs, StereoParams::default());
-    r.resampler.configure(dw, dh);
-    let (wu, hu) = (w as usize, h as usize);
-    let mut near = vec![0.0f32; wu * hu];
-    let t_resample = best_ms(iters, || {
-        for (y, row) in near.chunks_exact_mut(wu).enumerate() {
-            r.resampler.row(&depth, y, row);
-        }
-    });
-    let k = r.params.shift_scale(w);
-    let off = dibr::round_offset(k);
-    let t = Tuning::default();
-    let gate = t.edge_px / k;
-    let mut dil = vec![0.0f32; wu * hu];
-    let t_dilate = best_ms(iters, || {
-        for (n, d) in near.chunks_exact(wu).zip(dil.chunks_exact_mut(wu)) {
-            dibr::dilate_row(n, t.dilate, gate, d);
-        }
-    });
-    let shift: Vec<f32> = dil.iter().map(|&n| k * (n - 0.5)).collect();
-    let (mut zl, mut il, mut zr, mut ir) = (
-        vec![0.0; wu * hu],
-        vec![0u32; wu * hu],
-        vec![0.0; wu * hu],
-        vec![0u32; wu * hu],
-    );
-    let t_warp = best_ms(iters, || {
-        for y in 0..hu {
-            let s = y * wu..(y + 1) * wu;
-            let (sh, n) = (&shift[s.clone()], &dil[s.clone()]);
-            dibr::warp_view(
-                sh,
-                n,
-                1.0,
-                t.edge_px,
-                off,
-                &mut zl[s.clone()],
-                &mut il[s.clone()],
-            );
-            dibr::warp_view(sh, n, -1.0, t.edge_px, off, &mut zr[s.clone()], &mut ir[s]);
-        }
-    });
-    let holes = zl.iter().filter(|&&z| z == dibr::EMPTY).count();
-    let (il0, ir0) = (il.clone(), ir.clone());
-    let t_fill = best_ms(iters, || {
-        il.copy_from_slice(&il0);
-        ir.copy_from_slice(&ir0);
-        for y in 0..hu {
-            let s = y * wu..(y + 1) * wu;
-            let n = &dil[s.clone()];
-            dibr::fill_holes_row(&zl[s.clone()], &mut il[s.clone()], n, gate, true, t.fill);
-            dibr::fill_holes_row(&zr[s.clone()], &mut ir[s], n, gate, false, t.fill);
-        }
-    });
-    println!(
-        "stages 640x360: resample {t_resample:.3} ms, dilate {t_dilate:.3} ms, warp (both \
-         views) {t_warp:.3} ms, fill {t_fill:.3} ms ({holes} holes in the left view)"
-    );
-    let rgb16 = widen(&rgb);
-    time_colour_stages::<u8>("rgb24", &rgb, (&il, &ir), wu, hu, iters);
-    time_colour_stages::<u16>("rgb48", &rgb16, (&il, &ir), wu, hu, iters);
+    ms[1] / ms[0]
+}
+
+/// Only [`old_vs_new_views`], three times: `cargo test --release -p pipeline-core
+/// --no-default-features --lib -- stereo::tests::timing_views --ignored --nocapture`.
+#[test]
+#[ignore = "timing; run in release with --ignored --nocapture"]
+fn timing_views_old_vs_new() {
+    for _ in 0..3 {
+        old_vs_new_views();
+    }
 }
