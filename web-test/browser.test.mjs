@@ -144,6 +144,28 @@ test('upload through the page, follow the job, play the 3D result', { timeout: T
   await page.screenshot({ path: SCREENSHOT, fullPage: true });
   assert.ok(statSync(SCREENSHOT).size > 10000, 'screenshot written');
 
+  // Re-render with new settings from the result page: a new job (reusing the kept depth) in
+  // the new format.
+  await page.click('#rerender-box summary');
+  await page.selectOption('#rr-layout', 'half-sbs');
+  await page.click('#rerender');
+  await page.waitForURL((u) => /\/jobs\/[0-9a-f]{16}\?new=1$/.test(u.href) && !u.href.includes(jobId), { timeout: 30000 });
+  await page.waitForFunction(() => document.querySelector('#status')?.textContent === 'Done', null, {
+    timeout: TIMEOUT_MS,
+    polling: 500,
+  });
+  assert.match(await page.locator('#facts').textContent(), /format half-sbs/);
+  await page.locator('#result').waitFor({ state: 'visible', timeout: 30000 });
+  const again = await page.waitForFunction(
+    () => {
+      const v = document.querySelector('#player');
+      return v && v.readyState >= 1 ? [v.videoWidth, v.videoHeight] : null;
+    },
+    null,
+    { timeout: 30000, polling: 250 },
+  );
+  assert.deepEqual(await again.jsonValue(), [320, 240], 'half side-by-side: the input size');
+
   // The jobs page lists it under Completed, fits a phone screen (no horizontal scroll).
   await page.goto(`${WEB_URL}/jobs`);
   await page.locator(`#list-completed a[data-job-id="${jobId}"]`).waitFor({ timeout: 15000 });

@@ -232,6 +232,16 @@ impl WorkerConfig {
             .transpose()?
             .map(Duration::from_secs);
 
+        let keep_depth = match get(env::KEEP_DEPTH).as_deref().map(str::trim) {
+            None | Some("") | Some("true") | Some("1") => true,
+            Some("false") | Some("0") => false,
+            Some(v) => {
+                return Err(format!(
+                    "invalid environment variable {}={v}: must be true or false",
+                    env::KEEP_DEPTH
+                ))
+            }
+        };
         let depth_window = parsed::<usize>(get, env::DEPTH_SMOOTHING, "whole frames")?
             .map(|v| in_range(env::DEPTH_SMOOTHING, v, 1, MAX_WINDOW))
             .transpose()?
@@ -254,7 +264,7 @@ impl WorkerConfig {
                     layout_options,
                     encode: EncodeSettings::default(),
                     depth_window,
-                    keep_depth: false,
+                    keep_depth,
                 },
                 // The cloud derives job ids from the object alone: duplicate events, same job.
                 job_salt: String::new(),
@@ -656,6 +666,12 @@ mod tests {
         assert_eq!(c.settings.stereo.depth_window, DEFAULT_WINDOW);
         let c = cfg(Worker::Video, &[("DEPTH_SMOOTHING", "1")]).unwrap();
         assert_eq!(c.settings.stereo.depth_window, 1);
+        assert!(
+            c.settings.stereo.keep_depth,
+            "kept by default: re-renders skip inference"
+        );
+        let c = cfg(Worker::Video, &[("KEEP_DEPTH", "false")]).unwrap();
+        assert!(!c.settings.stereo.keep_depth);
     }
 
     #[test]
@@ -677,6 +693,7 @@ mod tests {
             ("HEARTBEAT_SECONDS", "0"),
             ("SCRATCH_MIN_FREE_MB", "lots"),
             ("DEPTH_SMOOTHING", "0"),
+            ("KEEP_DEPTH", "maybe"),
             ("DEPTH_SMOOTHING", "121"),
         ] {
             let e = cfg(Worker::Video, &[(var, value)]).unwrap_err();

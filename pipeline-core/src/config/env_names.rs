@@ -43,6 +43,9 @@ pub const DIVERGENCE: &str = "DIVERGENCE";
 pub const CONVERGENCE: &str = "CONVERGENCE";
 /// Temporal window of relative depth models, in frames, 1..120 (8; 1 = per frame).
 pub const DEPTH_SMOOTHING: &str = "DEPTH_SMOOTHING";
+/// Keep each segment's depth maps next to its output (`jobs/<job>/depth/`), so a re-render with
+/// new 3D settings skips inference: true | false (true).
+pub const KEEP_DEPTH: &str = "KEEP_DEPTH";
 /// Anaglyph matrices for STEREO_LAYOUT=anaglyph: dubois | dubois2 | color | half-color | gray |
 /// wimmer (dubois).
 pub const ANAGLYPH_METHOD: &str = "ANAGLYPH_METHOD";

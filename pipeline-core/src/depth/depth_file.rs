@@ -182,6 +182,17 @@ impl DepthEstimatorFactory for DepthFileFactory {
     }
 }
 
+/// An estimator reading the maps of one depth video (a segment's kept depth), in order.
+pub fn piece_estimator(path: &Path) -> Result<Box<dyn DepthEstimator>> {
+    let (w, h) = crate::media::depth_video::map_size(path)?;
+    let reader = DepthReader::open(path, w, h)?;
+    Ok(Box::new(DepthFileEstimator {
+        reader,
+        read: 0,
+        describe: format!("kept depth {}", path.display()),
+    }))
+}
+
 struct DepthFileEstimator {
     reader: DepthReader,
     read: u64,

@@ -11,6 +11,7 @@ use crate::stereo::{Layout, StereoParams};
 pub const META_LAYOUT: &str = "stereospot-layout";
 pub const META_DIVERGENCE: &str = "stereospot-divergence";
 pub const META_CONVERGENCE: &str = "stereospot-convergence";
+pub const META_DEPTH_FROM: &str = "stereospot-depth-from";
 
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct JobOptions {
@@ -20,6 +21,10 @@ pub struct JobOptions {
     pub divergence: Option<f32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub convergence: Option<f32>,
+    /// A re-render: the job whose kept depth (`jobs/<id>/depth/`) replaces the model, when its
+    /// pieces are this job's pieces (same input, same cuts). Set by the web UI's re-render.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub depth_from: Option<String>,
 }
 
 impl JobOptions {
@@ -29,6 +34,9 @@ impl JobOptions {
 
     /// Check the values; the message names the option and the valid range.
     pub fn validate(&self) -> Result<(), String> {
+        if let Some(j) = &self.depth_from {
+            super::JobId::parse(j).map_err(|e| format!("{META_DEPTH_FROM}: {e}"))?;
+        }
         if let Some(l) = &self.layout {
             l.parse::<Layout>().map_err(|e| e.to_string())?;
         }
@@ -60,6 +68,7 @@ impl JobOptions {
             layout: get(META_LAYOUT).map(|l| l.to_ascii_lowercase()),
             divergence: number(META_DIVERGENCE)?,
             convergence: number(META_CONVERGENCE)?,
+            depth_from: get(META_DEPTH_FROM).map(|v| v.to_ascii_lowercase()),
         };
         o.validate()?;
         Ok(o)
@@ -76,6 +85,9 @@ impl JobOptions {
         }
         if let Some(c) = self.convergence {
             m.push((META_CONVERGENCE.to_string(), c.to_string()));
+        }
+        if let Some(j) = &self.depth_from {
+            m.push((META_DEPTH_FROM.to_string(), j.clone()));
         }
         m
     }
@@ -118,6 +130,7 @@ mod tests {
             layout: Some("half-tb".into()),
             divergence: Some(3.5),
             convergence: None,
+            depth_from: Some("0123456789abcdef".into()),
         };
         assert_eq!(JobOptions::from_metadata(&o.to_metadata()).unwrap(), o);
         let s = o.apply(&StereoSettings::default());
@@ -142,5 +155,7 @@ mod tests {
         assert!(e.contains("divergence must be a number in [0, 10]"), "{e}");
         let e = JobOptions::from_metadata(&meta(&[(META_CONVERGENCE, "-1")])).unwrap_err();
         assert!(e.contains("convergence"), "{e}");
+        let e = JobOptions::from_metadata(&meta(&[(META_DEPTH_FROM, "../x")])).unwrap_err();
+        assert!(e.contains("stereospot-depth-from"), "{e}");
     }
 }

@@ -77,6 +77,20 @@ pub trait ObjectStore: Send + Sync {
         None
     }
 
+    /// Copy `from` to `to` within this store, with `metadata` replacing the user metadata;
+    /// returns the copy's ETag. Stores without server-side copy refuse.
+    async fn copy_object(
+        &self,
+        _from: &str,
+        _to: &str,
+        _metadata: &[(String, String)],
+    ) -> Result<String> {
+        Err(PipelineError::State(format!(
+            "the store of {} cannot copy objects",
+            self.bucket()
+        )))
+    }
+
     // --- presigned access for clients (the web UI); stores without it refuse -----------------
 
     /// A GET of `key` valid for `ttl`, answered with `content_type` and `disposition` when set.

@@ -30,6 +30,58 @@ pub enum StereoOutcome {
     },
 }
 
+/// A re-render's depth: the kept maps of segment `index` of the job named by
+/// `options.depth_from`, when that job cut the same input into the same pieces; `None` (run the
+/// model) when it did not or kept nothing, with the reason logged.
+async fn reusable_depth(
+    ctx: &Context,
+    media: &crate::domain::MediaInfo,
+    index: u32,
+    scratch: &std::path::Path,
+) -> Result<Option<Box<dyn crate::ports::DepthEstimator>>> {
+    let Some(from) = media.options.depth_from.as_deref() else {
+        return Ok(None);
+    };
+    let Ok(from_id) = JobId::parse(from) else {
+        return Ok(None);
+    };
+    let why_not = match ctx.jobs.get_job(&from_id).await? {
+        None => Some("that job is gone".to_string()),
+        Some(old) => match &old.media {
+            Some(m)
+                if m.frames == media.frames
+                    && m.segment_starts == media.segment_starts
+                    && m.time_base == media.time_base =>
+            {
+                None
+            }
+            _ => Some("its pieces are not this job's".to_string()),
+        },
+    };
+    if let Some(why) = why_not {
+        warn!(depth_from = from, reason = %why, "kept depth not reusable; running the model");
+        return Ok(None);
+    }
+    let key = keys::output_depth_key(&from_id, index);
+    if ctx.output.head(&key).await?.is_none() {
+        warn!(depth_from = from, %key, "no kept depth for this segment; running the model");
+        return Ok(None);
+    }
+    let path = match ctx.output.local_path(&key) {
+        Some(p) => p,
+        None => {
+            let p = scratch.join("kept-depth.mkv");
+            ctx.output.get_to_file(&key, &p).await?;
+            p
+        }
+    };
+    let est = tokio::task::spawn_blocking(move || crate::depth::depth_file::piece_estimator(&path))
+        .await
+        .map_err(|e| PipelineError::from_join("kept depth", e))??;
+    info!(depth_from = from, %key, "depth reused; no inference");
+    Ok(Some(est))
+}
+
 pub async fn stereo(ctx: &Context, ev: &ObjectCreated) -> Result<StereoOutcome> {
     let KeyKind::SourceSegment { job, index } = keys::classify(&ev.key) else {
         return Ok(StereoOutcome::Ignored);
@@ -80,8 +132,11 @@ async fn render_one(
             p
         }
     };
-    let mut estimator = ctx.depth.create()?;
     let settings = media.options.apply(&ctx.settings.stereo);
+    let mut estimator = match reusable_depth(ctx, &media, index, scratch.path()).await? {
+        Some(e) => e,
+        None => ctx.depth.create()?,
+    };
     // The previous piece, when the piece needs it: an open-GOP source's piece starts with
     // pictures that reference it (MPEG-TS pieces only; they append byte-wise), and a relative
     // depth model's temporal window is warmed up on its last frames.

@@ -16,6 +16,7 @@ pub mod jobs_api;
 pub mod listing;
 pub mod pages;
 pub mod preview;
+pub mod rerender;
 pub mod routes;
 pub mod state;
 pub mod upload_rules;

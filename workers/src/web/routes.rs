@@ -1,7 +1,7 @@
 //! The router: API, pages, health check, the auth layer and the request body limit.
 use super::error::ApiError;
 use super::state::AppState;
-use super::{auth, events, jobs_api, pages, preview, uploads};
+use super::{auth, events, jobs_api, pages, preview, rerender, uploads};
 use axum::extract::DefaultBodyLimit;
 use axum::http::Uri;
 use axum::response::IntoResponse;
@@ -38,6 +38,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/jobs/{id}", get(jobs_api::get_job))
         .route("/api/jobs/{id}/results", get(jobs_api::results))
         .route("/api/jobs/{id}/events", get(events::job_events))
+        .route("/api/jobs/{id}/rerender", post(rerender::rerender))
         .route(
             "/api/uploads/{upload_id}/complete",
             post(uploads::complete_upload),
@@ -72,6 +73,7 @@ mod tests {
         "/api/jobs/{id}/events",
         "/api/uploads/{upload_id}/complete",
         "/api/preview",
+        "/api/jobs/{id}/rerender",
     ];
 
     #[test]
@@ -92,7 +94,7 @@ mod tests {
             .step_by(2)
             .filter(|s| s.starts_with("/api/"))
             .collect();
-        assert_eq!(routed.len(), 7, "{routed:?}");
+        assert_eq!(routed.len(), 8, "{routed:?}");
         for path in routed {
             assert!(API_PATHS.contains(&path), "{path} missing from API_PATHS");
         }

@@ -60,6 +60,12 @@ impl NewUpload {
         self.options
             .validate()
             .map_err(|e| ApiError::bad_request(format!("options: {e}")))?;
+        if self.options.depth_from.is_some() {
+            // Only a re-render (`POST /api/jobs/{id}/rerender`) reuses a job's depth.
+            return Err(ApiError::bad_request(
+                "options: depth_from is set by a re-render, not by an upload",
+            ));
+        }
         if self.size > max_bytes {
             return Err(ApiError::too_large(format!(
                 "{} bytes is above the {max_bytes}-byte upload limit",

@@ -436,13 +436,9 @@ async fn web_api_upload_follow_events_and_download_the_result() {
     let started = Instant::now();
     let cloud = cloud("web-e2e").await;
     let mut procs = Procs::new(&cloud);
-    for (bin, name) in [
-        (Bin::Media, "media"),
-        (Bin::Video, "video"),
-        (Bin::Reassembler, "reassembler"),
-    ] {
-        procs.spawn(bin, name, &[]);
-    }
+    procs.spawn(Bin::Media, "media", &[]);
+    let video = procs.spawn(Bin::Video, "video", &[]);
+    procs.spawn(Bin::Reassembler, "reassembler", &[]);
     let mut ui = WebUi::start(&cloud, "web-ui", &[("WEB_EVENTS_POLL_MS", "500")]);
     // 6 s, a keyframe every second, SEGMENT_SECONDS=2: three segments, 144 frames.
     let input = clip(cloud.dir.path(), "e2e clip.mp4", "320x240", 6, 24, true);
@@ -556,6 +552,59 @@ async fn web_api_upload_follow_events_and_download_the_result() {
     assert_eq!(done_list["jobs"][0]["job_id"], id.as_str(), "{done_list}");
     let (_, running) = get(&ui.url("/api/jobs?status=in_progress"), Some(TOKEN));
     assert_eq!(running["jobs"], json!([]));
+
+    // Re-render with new settings: a new job from a copy of the upload, whose segments reuse
+    // the kept depth (no inference), in the new format.
+    let rr = ui.url(&format!("/api/jobs/{id}/rerender"));
+    let (s, v) = post_json(&rr, Some(TOKEN), &json!({"options": {"depth_from": id}}));
+    assert_eq!(s, 400, "{v}");
+    let (s, v) = post_json(
+        &ui.url("/api/jobs/0123456789abcdef/rerender"),
+        Some(TOKEN),
+        &json!({}),
+    );
+    assert_eq!(s, 404, "{v}");
+    let (s, v) = post_json(
+        &rr,
+        Some(TOKEN),
+        &json!({"options": {"layout": "full-sbs"}}),
+    );
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["depth_from"], id.as_str());
+    let again = v["job_id"].as_str().expect("job_id").to_string();
+    assert_ne!(again, id);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let (s, j) = get(&ui.url(&format!("/api/jobs/{again}")), Some(TOKEN));
+        if s == 200 && j["status"] == "COMPLETED" {
+            assert_eq!(j["options"]["layout"], "full-sbs", "{j}");
+            assert_eq!(j["options"]["depth_from"], id.as_str(), "{j}");
+            break;
+        }
+        assert!(j["status"] != "FAILED", "{j}\n{}", procs.dump());
+        assert!(
+            Instant::now() < deadline,
+            "re-render never finished\n{}",
+            procs.dump()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let reused = procs
+        .log(video)
+        .lines()
+        .filter(|l| l.contains("depth reused; no inference"))
+        .count();
+    assert_eq!(
+        reused,
+        3,
+        "every segment reuses the kept depth\n{}",
+        procs.dump()
+    );
+    let (_, res) = get(&ui.url(&format!("/api/jobs/{again}/results")), Some(TOKEN));
+    let dl = get_with(res["final"]["url"].as_str().expect("url"), &[]);
+    let out2 = cloud.dir.path().join("rerendered.mp4");
+    std::fs::write(&out2, &dl.body).expect("write download");
+    check_final(&input, &out2, (640, 240));
 
     // SIGTERM: a clean exit.
     ui.sigterm();

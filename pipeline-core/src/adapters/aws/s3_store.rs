@@ -201,6 +201,14 @@ impl S3Store {
     }
 }
 
+/// Characters escaped in a CopySource key: everything but unreserved characters and `/`.
+const COPY_SOURCE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'/')
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
 /// User metadata for a request (`None` when there is none, so no empty header is signed).
 fn user_metadata(m: &[(String, String)]) -> Option<HashMap<String, String>> {
     (!m.is_empty()).then(|| m.iter().cloned().collect())
@@ -549,6 +557,41 @@ impl ObjectStore for S3Store {
             _ => to_pipeline_error(BACKEND, "complete the upload", &e).into(),
         })?;
         Ok(done.e_tag().unwrap_or("").to_string())
+    }
+
+    async fn copy_object(
+        &self,
+        from: &str,
+        to: &str,
+        metadata: &[(String, String)],
+    ) -> Result<String> {
+        // CopySource is `bucket/key` with the key URL-encoded (S3 takes one request up to 5 GB).
+        let source = format!(
+            "{}/{}",
+            self.bucket,
+            percent_encoding::utf8_percent_encode(from, COPY_SOURCE)
+        );
+        let out = retry_sdk(|| {
+            self.client
+                .copy_object()
+                .bucket(&self.bucket)
+                .key(to)
+                .copy_source(&source)
+                .metadata_directive(aws_sdk_s3::types::MetadataDirective::Replace)
+                .set_metadata(user_metadata(metadata))
+                .set_content_type(content_type(to).map(str::to_string))
+                .send()
+        })
+        .await
+        .map_err(|e| {
+            to_pipeline_error(BACKEND, &format!("copy s3://{}/{from}", self.bucket), &e)
+        })?;
+        Ok(out
+            .copy_object_result()
+            .and_then(|r| r.e_tag())
+            .unwrap_or("")
+            .trim_matches('"')
+            .to_string())
     }
 
     async fn delete(&self, key: &str) -> Result<()> {

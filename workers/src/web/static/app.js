@@ -109,6 +109,45 @@ const Stereo = (() => {
     return WORDS[status] || status;
   }
 
+  // The 3D formats (the converter's layouts), as a person would choose them.
+  const LAYOUTS = [
+    ['full-sbs', 'Side by side, full width (headsets, 3D TVs)'],
+    ['half-sbs', 'Side by side, half width (3D TVs)'],
+    ['full-tb', 'Top and bottom, full height'],
+    ['half-tb', 'Top and bottom, half height'],
+    ['anaglyph', 'Red-cyan anaglyph (paper glasses)'],
+    ['cross-eyed', 'Cross-eyed (no glasses)'],
+    ['vr180', 'VR180 big screen, side by side (YouTube VR, Quest)'],
+    ['vr180-tb', 'VR180 big screen, top and bottom'],
+    ['rgbd', 'Colour + depth (Looking Glass, 3D photo viewers)'],
+    ['half-rgbd', 'Colour + depth, half width'],
+  ];
+  function fillLayouts(select, chosen = 'full-sbs') {
+    select.replaceChildren(...LAYOUTS.map(([v, label]) => {
+      const o = el('option', { value: v }, label);
+      if (v === chosen) o.selected = true;
+      return o;
+    }));
+  }
+
+  // The 3D settings of a form made of a layout select and two sliders (ids with `prefix`).
+  function settingsForm(prefix) {
+    const $ = (id) => document.getElementById(`${prefix}${id}`);
+    fillLayouts($('layout'));
+    for (const id of ['divergence', 'convergence']) {
+      const input = $(id);
+      const out = $(`${id}-value`);
+      const show = () => { out.textContent = Number(input.value).toFixed(id === 'divergence' ? 1 : 2); };
+      input.addEventListener('input', show);
+      show();
+    }
+    return () => ({
+      layout: $('layout').value,
+      divergence: Number($('divergence').value),
+      convergence: Number($('convergence').value),
+    });
+  }
+
   function duration(ms) {
     if (ms === null || ms === undefined || ms < 0) return '';
     const s = Math.round(ms / 1000);
@@ -124,5 +163,5 @@ const Stereo = (() => {
 
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-  return { api, askToken, setToken, el, bytes, time, words, duration, percent, sleep };
+  return { api, askToken, setToken, el, bytes, time, words, settingsForm, duration, percent, sleep };
 })();

@@ -165,5 +165,21 @@
     else await showResult(job);
   }
 
+  const rerenderOptions = Stereo.settingsForm('rr-');
+  $('rerender-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    $('rerender').disabled = true;
+    try {
+      const r = await Stereo.api(`/api/jobs/${id}/rerender`, {
+        method: 'POST',
+        body: JSON.stringify({ options: rerenderOptions() }),
+      });
+      location.assign(`/jobs/${r.job_id}?new=1`);
+    } catch (e) {
+      $('rerender').disabled = false;
+      fail(`Cannot re-render: ${e.message}`);
+    }
+  });
+
   start().catch((e) => fail(e.message));
 })();

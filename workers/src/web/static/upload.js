@@ -113,22 +113,7 @@
 })();
 
 // The 3D settings of the form, as the job API takes them.
-function chosenOptions() {
-  const value = (id) => document.getElementById(id).value;
-  return {
-    layout: value('layout'),
-    divergence: Number(value('divergence')),
-    convergence: Number(value('convergence')),
-  };
-}
-
-for (const id of ['divergence', 'convergence']) {
-  const input = document.getElementById(id);
-  const out = document.getElementById(`${id}-value`);
-  const show = () => { out.textContent = Number(input.value).toFixed(id === 'divergence' ? 1 : 2); };
-  input.addEventListener('input', show);
-  show();
-}
+const chosenOptions = Stereo.settingsForm('');
 
 // A still preview: one frame of the chosen file (grabbed here, in the browser) rendered by the
 // server with the chosen settings, before the whole film is uploaded.
