@@ -78,6 +78,8 @@ export const WORKER_ACCESS: Record<WorkerName, WorkerAccess> = {
     objects: [
       { bucket: 'input', keys: 'segments/*', actions: S3_READ },
       { bucket: 'output', keys: 'jobs/*/segments/*', actions: [...S3_READ, ...S3_WRITE, 's3:PutObjectTagging'] },
+      // Kept depth (KEEP_DEPTH): written next to each segment, read back by re-renders.
+      { bucket: 'output', keys: 'jobs/*/depth/*', actions: [...S3_READ, ...S3_WRITE, 's3:PutObjectTagging'] },
     ],
     tables: [{ table: 'jobs', actions: [GET, UPDATE] }],
   },

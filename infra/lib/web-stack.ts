@@ -118,7 +118,9 @@ export function webStatements(storage: StorageStack): iam.PolicyStatement[] {
   return [
     new iam.PolicyStatement({
       sid: 'Uploads',
-      actions: ['s3:PutObject', 's3:AbortMultipartUpload', 's3:GetObject'],
+      // GetObject + PutObject also let a re-render copy an upload (CopyObject); the tagging
+      // actions let the copy carry the source's tags, as CopyObject does by default.
+      actions: ['s3:PutObject', 's3:AbortMultipartUpload', 's3:GetObject', 's3:GetObjectTagging', 's3:PutObjectTagging'],
       resources: [input.arnForObjects(`${KEYS.inputPrefix}*`)],
     }),
     new iam.PolicyStatement({

@@ -171,8 +171,10 @@ describe('web: bearer (default)', () => {
       's3:AbortMultipartUpload InputBucket/input/*',
       's3:GetObject InputBucket/input/*',
       's3:GetObject OutputBucket/jobs/*/final.mp4',
+      's3:GetObjectTagging InputBucket/input/*',
       's3:ListBucket InputBucket',
       's3:PutObject InputBucket/input/*',
+      's3:PutObjectTagging InputBucket/input/*',
     ]);
   });
 
