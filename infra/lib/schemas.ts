@@ -18,6 +18,9 @@ export const KEYS = {
  */
 export const SEGMENT_TAG = { key: 'stereospot-kind', value: 'segment' } as const;
 export const OUTPUT_SEGMENT_EXPIRY_DAYS = 1;
+/** Kept depth (KEEP_DEPTH) for re-renders; the video-worker tags it (pipeline-core DEPTH_TAG). */
+export const DEPTH_TAG = { key: 'stereospot-kind', value: 'depth' } as const;
+export const KEPT_DEPTH_EXPIRY_DAYS = 30;
 /** Source chunks in the input bucket outlive the 14-day DLQ retention, then expire. */
 export const INPUT_SEGMENT_EXPIRY_DAYS = 15;
 

@@ -16,6 +16,8 @@ import {
   KEYS,
   MAX_MESSAGE_BYTES,
   OUTPUT_SEGMENT_EXPIRY_DAYS,
+  DEPTH_TAG,
+  KEPT_DEPTH_EXPIRY_DAYS,
   QUEUE_RETENTION,
   QUEUE_ROLES,
   QUEUE_SETTINGS,
@@ -111,6 +113,13 @@ export class StorageStack extends Stack {
           prefix: KEYS.jobsPrefix,
           tagFilters: { [SEGMENT_TAG.key]: SEGMENT_TAG.value },
           expiration: Duration.days(OUTPUT_SEGMENT_EXPIRY_DAYS),
+        },
+        {
+          // A re-render after this runs the model again (the workers fall back by themselves).
+          id: 'ExpireKeptDepth',
+          prefix: KEYS.jobsPrefix,
+          tagFilters: { [DEPTH_TAG.key]: DEPTH_TAG.value },
+          expiration: Duration.days(KEPT_DEPTH_EXPIRY_DAYS),
         },
       ],
       cors: [

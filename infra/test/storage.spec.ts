@@ -44,7 +44,7 @@ describe('storage: buckets', () => {
     assert.deepEqual(bucket('OutputBucket').DependsOn, policies.filter((p) => /^SegmentOutputQueuePolicy/.test(p)));
   });
 
-  it('output segments expire after 1 day by tag; nothing else under jobs/ (final.mp4) expires', () => {
+  it('output segments expire after 1 day and kept depth after 30, by tag; nothing else under jobs/ (final.mp4) expires', () => {
     const rules = bucket('OutputBucket').Properties.LifecycleConfiguration.Rules;
     const expiring = rules.filter((r: { ExpirationInDays?: number }) => r.ExpirationInDays !== undefined);
     assert.deepEqual(expiring, [
@@ -53,6 +53,13 @@ describe('storage: buckets', () => {
         Prefix: 'jobs/',
         TagFilters: [{ Key: 'stereospot-kind', Value: 'segment' }],
         ExpirationInDays: 1,
+        Status: 'Enabled',
+      },
+      {
+        Id: 'ExpireKeptDepth',
+        Prefix: 'jobs/',
+        TagFilters: [{ Key: 'stereospot-kind', Value: 'depth' }],
+        ExpirationInDays: 30,
         Status: 'Enabled',
       },
     ]);

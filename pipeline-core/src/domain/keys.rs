@@ -42,6 +42,19 @@ pub fn output_depth_key(job: &JobId, index: u32) -> String {
     format!("{JOBS_PREFIX}{job}/depth/{index:05}.mkv")
 }
 
+/// Whether `key` is a kept-depth piece (`jobs/<job>/depth/<i>.mkv`).
+pub fn is_output_depth_key(key: &str) -> bool {
+    key.strip_prefix(JOBS_PREFIX)
+        .and_then(|r| r.split_once('/'))
+        .is_some_and(|(job, tail)| {
+            JobId::parse(job).is_ok()
+                && tail
+                    .strip_prefix("depth/")
+                    .and_then(|f| parse_index(f, "mkv"))
+                    .is_some()
+        })
+}
+
 pub fn final_key(job: &JobId) -> String {
     format!("{JOBS_PREFIX}{job}/final.mp4")
 }

@@ -249,11 +249,16 @@ fn presign_err<E: std::error::Error + Send + Sync + 'static>(
 /// output bucket's lifecycle rule expires after a day (S3 rules cannot match `jobs/*/segments/`
 /// by prefix); `final.mp4` is untagged and kept.
 fn tagging(key: &str) -> Option<String> {
+    if keys::is_output_depth_key(key) {
+        return Some(DEPTH_TAG.to_string());
+    }
     matches!(keys::classify(key), KeyKind::OutputSegment { .. }).then(|| SEGMENT_TAG.to_string())
 }
 
 /// The tag the infra lifecycle rule matches (infra/lib/schemas.ts SEGMENT_TAG).
 pub const SEGMENT_TAG: &str = "stereospot-kind=segment";
+/// Kept depth expires on its own, longer schedule (infra/lib/schemas.ts DEPTH_TAG).
+pub const DEPTH_TAG: &str = "stereospot-kind=depth";
 
 fn content_type(key: &str) -> Option<&'static str> {
     let ext = key.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase())?;
@@ -620,6 +625,10 @@ mod tests {
         );
         assert_eq!(tagging("jobs/0123456789abcdef/final.mp4"), None);
         assert_eq!(tagging("input/x.mp4"), None);
+        assert_eq!(
+            tagging("jobs/0123456789abcdef/depth/00003.mkv").as_deref(),
+            Some(DEPTH_TAG)
+        );
     }
 
     #[test]
