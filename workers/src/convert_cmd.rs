@@ -373,6 +373,39 @@ pub fn dropped_warning(dropped: &[String]) -> Option<String> {
     })
 }
 
+/// The depth file of `--depth`, checked against the input before anything runs: its sidecar
+/// must name this input (size and sampled SHA-256) and its frame count.
+fn depth_file_factory(
+    depth: &Path,
+    input: &Path,
+) -> anyhow::Result<Arc<dyn pipeline_core::ports::DepthEstimatorFactory>> {
+    use pipeline_core::depth::depth_file::{DepthFileFactory, DepthSidecar};
+    let sidecar = DepthSidecar::read_for(depth)?;
+    let info = pipeline_core::media::probe(input)?;
+    sidecar.check_matches(depth, input, info.frames)?;
+    Ok(Arc::new(DepthFileFactory::new(
+        depth.to_path_buf(),
+        sidecar,
+    )))
+}
+
+/// How the sidecar of `--export-depth` names the model.
+fn model_label(model: Option<&Path>, profile: Option<&str>) -> String {
+    let file = model.map_or_else(
+        || "embedded stereospot-cues".to_string(),
+        |p| {
+            p.file_name().map_or_else(
+                || p.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            )
+        },
+    );
+    match profile {
+        Some(p) => format!("{file} (profile {p})"),
+        None => file,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::{dropped_warning, resolve_model};
@@ -465,38 +498,5 @@ mod tests {
         assert_eq!(line.lines().count(), 1);
         assert!(line.starts_with("warning: "));
         assert!(line.contains("font.ttf): MP4 cannot hold attachments; data track 5"));
-    }
-}
-
-/// The depth file of `--depth`, checked against the input before anything runs: its sidecar
-/// must name this input (size and sampled SHA-256) and its frame count.
-fn depth_file_factory(
-    depth: &Path,
-    input: &Path,
-) -> anyhow::Result<Arc<dyn pipeline_core::ports::DepthEstimatorFactory>> {
-    use pipeline_core::depth::depth_file::{DepthFileFactory, DepthSidecar};
-    let sidecar = DepthSidecar::read_for(depth)?;
-    let info = pipeline_core::media::probe(input)?;
-    sidecar.check_matches(depth, input, info.frames)?;
-    Ok(Arc::new(DepthFileFactory::new(
-        depth.to_path_buf(),
-        sidecar,
-    )))
-}
-
-/// How the sidecar of `--export-depth` names the model.
-fn model_label(model: Option<&Path>, profile: Option<&str>) -> String {
-    let file = model.map_or_else(
-        || "embedded stereospot-cues".to_string(),
-        |p| {
-            p.file_name().map_or_else(
-                || p.display().to_string(),
-                |n| n.to_string_lossy().into_owned(),
-            )
-        },
-    );
-    match profile {
-        Some(p) => format!("{file} (profile {p})"),
-        None => file,
     }
 }
