@@ -3,7 +3,7 @@
 use super::process::{ffmpeg, Running};
 use crate::domain::MediaInfo;
 use crate::{PipelineError, Result};
-use std::io::{ErrorKind, Read};
+
 use std::path::Path;
 use std::process::{ChildStdout, Stdio};
 
@@ -104,20 +104,7 @@ impl Decoder {
     /// Read the next frame into `buf` (resized to the frame length). Ok(false) at a clean end.
     pub fn read_frame(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
         buf.resize(self.frame_len(), 0);
-        let mut filled = 0;
-        while filled < buf.len() {
-            match self.stdout.read(&mut buf[filled..]) {
-                Ok(0) => break,
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    return Err(PipelineError::media(
-                        "ffmpeg",
-                        format!("reading decoded frames: {e}"),
-                    ))
-                }
-            }
-        }
+        let filled = super::process::read_full(&mut self.stdout, buf, "decoded frames")?;
         if filled == buf.len() {
             return Ok(true);
         }

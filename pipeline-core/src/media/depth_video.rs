@@ -6,7 +6,7 @@
 use super::process::{check, ffmpeg, run, Running};
 use crate::ports::DepthMap;
 use crate::{PipelineError, Result};
-use std::io::{ErrorKind, Read, Write};
+use std::io::Write;
 use std::path::Path;
 use std::process::{ChildStdin, ChildStdout, Stdio};
 
@@ -64,12 +64,7 @@ impl DepthWriter {
             .ok_or_else(|| PipelineError::media("ffmpeg", "depth encoder closed"))?;
         if let Err(e) = stdin.write_all(&self.buf) {
             self.stdin = None;
-            let status = self.proc.child.wait();
-            let line = format!("depth encoding failed: {} ({e})", self.proc.stderr_tail());
-            return Err(match status {
-                Ok(st) if !st.success() => super::process::failure("ffmpeg", st, line),
-                _ => PipelineError::media("ffmpeg", line),
-            });
+            return Err(self.proc.died("depth encoding failed", &e));
         }
         self.frames += 1;
         Ok(())
@@ -120,20 +115,7 @@ impl DepthReader {
     pub fn next_map(&mut self) -> Result<Option<DepthMap>> {
         let n = self.width as usize * self.height as usize;
         self.buf.resize(n * 2, 0);
-        let mut filled = 0;
-        while filled < self.buf.len() {
-            match self.stdout.read(&mut self.buf[filled..]) {
-                Ok(0) => break,
-                Ok(k) => filled += k,
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    return Err(PipelineError::media(
-                        "ffmpeg",
-                        format!("reading depth: {e}"),
-                    ))
-                }
-            }
-        }
+        let filled = super::process::read_full(&mut self.stdout, &mut self.buf, "depth")?;
         if filled < self.buf.len() {
             self.proc.wait("depth decoding")?;
             if filled != 0 {

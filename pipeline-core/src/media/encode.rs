@@ -91,7 +91,7 @@ impl Encoder {
         };
         let writer = match RawMkvWriter::new(stdin, &track) {
             Ok(w) => w,
-            Err(e) => return Err(died(&mut proc, "encoder failed to start", &e)),
+            Err(e) => return Err(proc.died("encoder failed to start", &e)),
         };
         Ok(Encoder {
             proc,
@@ -123,7 +123,7 @@ impl Encoder {
         }
         if let Err(e) = w.write_frame(pts_ns, pixels) {
             self.writer = None;
-            return Err(died(&mut self.proc, "encoding failed", &e));
+            return Err(self.proc.died("encoding failed", &e));
         }
         self.frames += 1;
         Ok(())
@@ -134,17 +134,5 @@ impl Encoder {
         self.writer = None;
         self.proc.wait("encoding")?;
         Ok(self.frames)
-    }
-}
-
-/// The encoder stopped reading its pipe: report its own reason rather than the broken pipe.
-/// Killed (the OOM killer) or out of space is the machine's fault, not the input's, whether it
-/// happens on the first byte or the last frame.
-fn died(proc: &mut Running, what: &str, e: &std::io::Error) -> PipelineError {
-    let status = proc.child.wait();
-    let line = format!("{what}: {} ({e})", proc.stderr_tail());
-    match status {
-        Ok(st) if !st.success() => super::process::failure("ffmpeg", st, line),
-        _ => PipelineError::media("ffmpeg", line),
     }
 }

@@ -50,6 +50,26 @@ pub fn failure(
     PipelineError::media(tool, line)
 }
 
+/// Fill `buf` from `r` as far as it goes; the bytes read (less than `buf.len()` only at the end
+/// of the stream). `what` names the stream in errors.
+pub fn read_full(r: &mut impl Read, buf: &mut [u8], what: &str) -> Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match r.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                return Err(PipelineError::media(
+                    "ffmpeg",
+                    format!("reading {what}: {e}"),
+                ))
+            }
+        }
+    }
+    Ok(filled)
+}
+
 /// The most useful line of an ffmpeg stderr: the last non-empty one, trimmed and shortened.
 pub fn last_line(stderr: &[u8]) -> String {
     let text = String::from_utf8_lossy(stderr);
@@ -113,6 +133,18 @@ impl Running {
         }
         let line = format!("{what} failed: {}", self.stderr_tail());
         Err(failure("ffmpeg", status, line))
+    }
+
+    /// The process stopped reading its stdin (`e`, a broken pipe): wait for it and report its
+    /// own reason. Killed (the OOM killer) or out of space is the machine's fault, not the
+    /// input's, whether it happens on the first byte or the last frame.
+    pub fn died(&mut self, what: &str, e: &std::io::Error) -> PipelineError {
+        let status = self.child.wait();
+        let line = format!("{what}: {} ({e})", self.stderr_tail());
+        match status {
+            Ok(st) if !st.success() => failure("ffmpeg", st, line),
+            _ => PipelineError::media("ffmpeg", line),
+        }
     }
 
     /// The last stderr line (after the process has exited).

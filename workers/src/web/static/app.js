@@ -130,21 +130,29 @@ const Stereo = (() => {
     }));
   }
 
-  // The 3D settings of a form made of a layout select and two sliders (ids with `prefix`).
-  function settingsForm(prefix) {
-    const $ = (id) => document.getElementById(`${prefix}${id}`);
-    fillLayouts($('layout'));
-    for (const id of ['divergence', 'convergence']) {
-      const input = $(id);
-      const out = $(`${id}-value`);
-      const show = () => { out.textContent = Number(input.value).toFixed(id === 'divergence' ? 1 : 2); };
-      input.addEventListener('input', show);
-      show();
-    }
+  // The 3D settings fields (a format select and two sliders, ids starting with `prefix`), built
+  // into `container`; returns a function giving the chosen options as the job API takes them.
+  function settingsForm(prefix, container) {
+    const id = (name) => `${prefix}${name}`;
+    const select = el('select', { id: id('layout'), name: 'layout' });
+    fillLayouts(select);
+    const slider = (name, label, after, min, max, step, value, digits) => {
+      const out = el('output', { id: id(`${name}-value`), for: id(name) }, Number(value).toFixed(digits));
+      const input = el('input', { type: 'range', id: id(name), name, min, max, step, value });
+      input.addEventListener('input', () => { out.textContent = Number(input.value).toFixed(digits); });
+      return [el('label', { for: id(name) }, `${label} `, out, after), input];
+    };
+    container.replaceChildren(
+      el('label', { for: id('layout') }, 'Format'),
+      select,
+      ...slider('divergence', '3D strength', ' %', '0', '10', '0.5', '2', 1),
+      ...slider('convergence', 'Screen depth', ' (0 = everything behind the screen, 1 = in front)', '0', '1', '0.05', '0.5', 2),
+    );
+    const value = (name) => document.getElementById(id(name)).value;
     return () => ({
-      layout: $('layout').value,
-      divergence: Number($('divergence').value),
-      convergence: Number($('convergence').value),
+      layout: value('layout'),
+      divergence: Number(value('divergence')),
+      convergence: Number(value('convergence')),
     });
   }
 

@@ -165,7 +165,7 @@
     else await showResult(job);
   }
 
-  const rerenderOptions = Stereo.settingsForm('rr-');
+  const rerenderOptions = Stereo.settingsForm('rr-', $('rr-settings'));
   $('rerender-form').addEventListener('submit', async (ev) => {
     ev.preventDefault();
     $('rerender').disabled = true;

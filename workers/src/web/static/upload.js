@@ -113,7 +113,7 @@
 })();
 
 // The 3D settings of the form, as the job API takes them.
-const chosenOptions = Stereo.settingsForm('');
+const chosenOptions = Stereo.settingsForm('', document.getElementById('settings'));
 
 // A still preview: one frame of the chosen file (grabbed here, in the browser) rendered by the
 // server with the chosen settings, before the whole film is uploaded.
