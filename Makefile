@@ -108,10 +108,12 @@ shapes-contract: infra-test deps-python
 	  cargo test -p smoke-test --test shapes_contract -- --ignored
 test-extra: $(TEST_EXTRA)
 
-bench: deps-system deps-ort
+bench: deps-system deps-ort deps-python
 	cargo build --release -p stereospot-workers --no-default-features --bin stereospot --bin stereospot-bench
 	$(install-ort)
-	$(CARGO_TARGET_DIR)/release/stereospot-bench $(MEDIA)
+	@mkdir -p $(CACHE_DIR)/bench
+	$(PY) scripts/heavy_model.py $(CACHE_DIR)/bench/heavy.onnx
+	STEREOSPOT_BENCH_MODEL=$(CACHE_DIR)/bench/heavy.onnx $(CARGO_TARGET_DIR)/release/stereospot-bench $(MEDIA)
 
 fmt:
 	cargo fmt --all

@@ -241,19 +241,50 @@ fn bit_depth_paths(media: &Path, exe: &Path, tmp: &Path) -> Result<()> {
 
 /// Depth export and re-render on the 8-bit clip, against the plain conversion (`base` fps,
 /// same run): the cost of keeping the depth, and a re-render from it (no model, one segment).
+/// With the embedded model, and with `STEREOSPOT_BENCH_MODEL` (an ONNX file of a learned
+/// model's cost, `scripts/heavy_model.py`; `make bench` makes one) when it is set.
 fn depth_reuse(exe: &Path, tmp: &Path, clip: &Path, base: f64) -> Result<()> {
-    let depth = tmp.join("clip8.depth.mkv");
+    reuse_table(exe, tmp, clip, "embedded model", &[], Some(base))?;
+    match std::env::var("STEREOSPOT_BENCH_MODEL") {
+        Ok(m) if !m.is_empty() => {
+            let args = [
+                "--model",
+                m.as_str(),
+                "--model-profile",
+                "depth-anything-v2",
+            ];
+            let label = "a learned model's cost (scripts/heavy_model.py)";
+            reuse_table(exe, tmp, clip, label, &args, None)
+        }
+        _ => {
+            println!("(STEREOSPOT_BENCH_MODEL not set: the learned-model-cost rows are skipped)");
+            Ok(())
+        }
+    }
+}
+
+fn reuse_table(
+    exe: &Path,
+    tmp: &Path,
+    clip: &Path,
+    label: &str,
+    model: &[&str],
+    base: Option<f64>,
+) -> Result<()> {
+    let tag = if model.is_empty() { "cues" } else { "heavy" };
+    let depth = tmp.join(format!("clip8-{tag}.depth.mkv"));
     let d = depth.to_string_lossy().into_owned();
-    let export = timed_convert(exe, tmp, clip, &["--export-depth", &d], "export")?;
-    let again = timed_convert(
-        exe,
-        tmp,
-        clip,
-        &["--depth", &d, "--divergence", "3"],
-        "rerender",
-    )?;
+    let base = match base {
+        Some(b) => b,
+        None => timed_convert(exe, tmp, clip, model, &format!("plain-{tag}"))?,
+    };
+    let mut with_export = model.to_vec();
+    with_export.extend(["--export-depth", d.as_str()]);
+    let export = timed_convert(exe, tmp, clip, &with_export, &format!("export-{tag}"))?;
+    let args = ["--depth", d.as_str(), "--divergence", "3"];
+    let again = timed_convert(exe, tmp, clip, &args, &format!("rerender-{tag}"))?;
     println!();
-    println!("| 10 s of the clip, end to end, embedded model | fps | vs plain conversion |");
+    println!("| 10 s of the clip, end to end, {label} | fps | vs plain conversion |");
     println!("|---|---|---|");
     println!("| plain conversion | {base:.1} | 1.00 |");
     println!(
