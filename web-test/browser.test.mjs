@@ -130,6 +130,19 @@ test('upload through the page, follow the job, play the 3D result', { timeout: T
   assert.ok(Math.abs(meta.duration - 4) < 0.2, `duration ${meta.duration}`);
   assert.deepEqual([meta.w, meta.h], [320, 480], 'full top-bottom (the chosen format): twice the height');
   assert.match(await page.locator('#facts').textContent(), /format full-tb/);
+  // On a phone the result starts as one eye (a 3:4 portrait strip otherwise); the switch
+  // shows the frame as delivered.
+  const aspect = () => page.evaluate(() => {
+    const r = document.querySelector('#frame').getBoundingClientRect();
+    return r.width / r.height;
+  });
+  assert.equal(await page.locator('#view-one').getAttribute('aria-pressed'), 'true');
+  assert.ok(Math.abs((await aspect()) - 4 / 3) < 0.05, `one eye: ${await aspect()}`);
+  assert.equal(await page.locator('#play').isVisible(), true, 'a play button stands in for the cropped controls');
+  await page.click('#view-both');
+  assert.ok(Math.abs((await aspect()) - 2 / 3) < 0.05, `both eyes: ${await aspect()}`);
+  assert.equal(await page.locator('#player').evaluate((v) => v.controls), true);
+  await page.click('#view-one');
   const download = page.locator('#download');
   assert.match(await download.getAttribute('href'), /final\.mp4/);
   assert.equal(await download.getAttribute('download'), 'browser_clip-3d.mp4');

@@ -102,10 +102,45 @@
       .replace(/\bffmpeg\b:? ?/g, '');
   }
 
+  // Packed layouts whose left eye can be shown alone: which half holds it.
+  const ONE_EYE = {
+    'full-sbs': 'left', 'half-sbs': 'left', 'cross-eyed': 'left', 'full-tb': 'top', 'half-tb': 'top',
+  };
+
+  // "One eye": the frame box crops the video to one view (CSS only: the video plays as is).
+  // The player's own controls are cropped away with one eye shown: a play button and a tap on
+  // the picture stand in for them.
+  function setView(layout, one) {
+    const frame = $('frame');
+    frame.className = one ? `frame one-eye ${ONE_EYE[layout]}` : 'frame';
+    $('player').controls = !one;
+    $('play').hidden = !one;
+    $('view-both').setAttribute('aria-pressed', String(!one));
+    $('view-one').setAttribute('aria-pressed', String(one));
+  }
+
   async function showResult(job) {
     if (job.status !== 'COMPLETED') return;
     const r = await Stereo.api(`/api/jobs/${id}/results`);
     const player = $('player');
+    const layout = (job.options && job.options.layout) || 'full-sbs';
+    if (ONE_EYE[layout]) {
+      $('view-switch').hidden = false;
+      $('view-both').onclick = () => setView(layout, false);
+      $('view-one').onclick = () => setView(layout, true);
+      const toggle = () => (player.paused ? player.play() : player.pause());
+      $('play').onclick = toggle;
+      $('frame').onclick = () => { if (!player.controls) toggle(); };
+      player.addEventListener('play', () => { $('play').textContent = 'Pause'; });
+      player.addEventListener('pause', () => { $('play').textContent = 'Play'; });
+      // On a narrow screen a side-by-side frame is a thin strip: start with one eye there.
+      setView(layout, window.innerWidth < 600);
+      // A top-bottom frame box takes one eye's shape (the video's width by half its height).
+      player.addEventListener('loadedmetadata', () => {
+        const eye = `${player.videoWidth} / ${player.videoHeight / 2}`;
+        $('frame').style.setProperty('--eye-aspect', eye);
+      }, { once: true });
+    }
     player.src = r.final.url;
     const link = $('download');
     link.href = r.final.download_url;
