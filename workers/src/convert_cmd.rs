@@ -132,18 +132,16 @@ fn default_workdir() -> PathBuf {
 /// Settings that change the output: part of the job id, so a re-run with other settings is a
 /// new job rather than a resume of mismatched segments.
 fn fingerprint(a: &ConvertArgs, model: Option<&Path>, profile: Option<&str>) -> String {
+    // A file by its canonical path and length.
+    let file = |p: &Path| {
+        let len = std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        let canon = p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
+        format!("{}:{len}", canon.display())
+    };
     let model = match (model, &a.depth) {
-        (_, Some(d)) => {
-            let len = std::fs::metadata(d).map(|m| m.len()).unwrap_or(0);
-            let canon = d.canonicalize().unwrap_or_else(|_| d.to_path_buf());
-            format!("depth-file:{}:{len}", canon.display())
-        }
+        (_, Some(d)) => format!("depth-file:{}", file(d)),
         (None, None) => "embedded".to_string(),
-        (Some(p), None) => {
-            let len = std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
-            let canon = p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
-            format!("{}:{len}", canon.display())
-        }
+        (Some(p), None) => file(p),
     };
     let model = if a.export_depth.is_some() {
         format!("{model};export-depth")

@@ -44,18 +44,13 @@ const THUMB_H: usize = 18;
 /// Quartile spread below which a frame is flat (no usable anchors).
 const MIN_SPREAD: f32 = 1e-4;
 
-/// One frame's summary: its quartile anchors and a luma thumbnail for cut detection.
-#[derive(Debug, Clone, PartialEq)]
-struct FrameStats {
-    /// 25th and 75th percentile of the frame's (per-frame normalised) nearness; `None` if flat.
-    quartiles: Option<(f32, f32)>,
-}
-
 /// Windowed normalisation of relative depth with scene-cut resets. One per segment pipeline.
 #[derive(Debug, Clone)]
 pub struct Stabiliser {
     window: usize,
-    history: VecDeque<FrameStats>,
+    /// Per frame of the window: the 25th and 75th percentile of its (per-frame normalised)
+    /// nearness, `None` if it is flat.
+    history: VecDeque<Option<(f32, f32)>>,
     prev_thumb: Option<Vec<f32>>,
     thumb: Vec<f32>,
     scratch: Vec<f32>,
@@ -74,10 +69,6 @@ impl Stabiliser {
             scratch: Vec::new(),
             cuts: 0,
         }
-    }
-
-    pub fn window(&self) -> usize {
-        self.window
     }
 
     /// Frames of the previous piece a segment needs before its first frame to start in the
@@ -112,13 +103,11 @@ impl Stabiliser {
             Some(prev) => std::mem::swap(prev, &mut self.thumb),
             None => self.prev_thumb = Some(std::mem::take(&mut self.thumb)),
         }
-        let stats = FrameStats {
-            quartiles: quartiles(&map.data, &mut self.scratch),
-        };
+        let anchors = quartiles(&map.data, &mut self.scratch);
         if self.history.len() == self.window {
             self.history.pop_front();
         }
-        self.history.push_back(stats);
+        self.history.push_back(anchors);
         if let Some((lo, hi)) = self.range() {
             let inv = 1.0 / (hi - lo);
             for v in &mut map.data {
@@ -130,15 +119,12 @@ impl Stabiliser {
     /// The window's mean range in the current frame's units, or `None` to leave the map as is
     /// (a single frame, a flat current frame, or a degenerate mean).
     fn range(&self) -> Option<(f32, f32)> {
-        let (a_t, b_t) = self.history.back()?.quartiles?;
+        let (a_t, b_t) = (*self.history.back()?)?;
         if self.history.len() < 2 {
             return None;
         }
         let (mut lo, mut hi, mut n) = (0.0f64, 0.0f64, 0u32);
-        for s in &self.history {
-            let Some((a_i, b_i)) = s.quartiles else {
-                continue;
-            };
+        for &(a_i, b_i) in self.history.iter().flatten() {
             let g = f64::from(b_t - a_t) / f64::from(b_i - a_i);
             let h = f64::from(a_t) - g * f64::from(a_i);
             lo += h;

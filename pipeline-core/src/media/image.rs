@@ -93,14 +93,7 @@ pub fn orientation_filter(orientation: u8) -> Option<&'static str> {
 /// Probe an image by decoding its first frame. Unreadable files become one clear reason.
 pub fn probe_image(path: &Path) -> Result<ImageInfo> {
     let shown = path.display();
-    let meta = std::fs::metadata(path)
-        .map_err(|e| PipelineError::bad_input(&shown, format!("cannot read: {e}")))?;
-    if !meta.is_file() {
-        return Err(PipelineError::bad_input(&shown, "not a regular file"));
-    }
-    if meta.len() == 0 {
-        return Err(PipelineError::bad_input(&shown, "empty file (0 bytes)"));
-    }
+    super::probe::check_readable(path)?;
     let out = run(
         "ffprobe",
         ffprobe()

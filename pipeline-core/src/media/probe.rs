@@ -12,8 +12,8 @@ pub const MAX_PIXELS: u64 = 8192 * 8192;
 /// Longest input we accept: 24 hours.
 pub const MAX_DURATION_SECS: f64 = 24.0 * 3600.0;
 
-/// Probe `path`: the video facts, or a `BadInput` naming the file and the reason.
-pub fn probe(path: &Path) -> Result<MediaInfo> {
+/// A `BadInput` naming `path` unless it is a readable, non-empty regular file.
+pub fn check_readable(path: &Path) -> Result<()> {
     let shown = path.display();
     let meta = std::fs::metadata(path)
         .map_err(|e| PipelineError::bad_input(&shown, format!("cannot read: {e}")))?;
@@ -23,6 +23,13 @@ pub fn probe(path: &Path) -> Result<MediaInfo> {
     if meta.len() == 0 {
         return Err(PipelineError::bad_input(&shown, "empty file (0 bytes)"));
     }
+    Ok(())
+}
+
+/// Probe `path`: the video facts, or a `BadInput` naming the file and the reason.
+pub fn probe(path: &Path) -> Result<MediaInfo> {
+    let shown = path.display();
+    check_readable(path)?;
     let out = run(
         "ffprobe",
         ffprobe()

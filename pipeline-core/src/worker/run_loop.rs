@@ -410,15 +410,19 @@ mod tests {
         assert_eq!((job.status, job.error), (JobStatus::Processing, None));
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn worker_fatal_in_a_local_run_fails_the_job_with_the_reason() {
-        let f = fixture(|j| keys::source_segment_key_ext(j, 0, "ts")).await;
+    /// Run the loop on `f`'s queue until its job is FAILED (at most 6 s); the job's error and
+    /// how the loop ended once stopped.
+    async fn until_failed(
+        f: &Fixture,
+        role: Role,
+        fatal: OnWorkerFatal,
+    ) -> (Option<String>, LoopExit) {
         let (stop, rx) = watch::channel(false);
         let lp = tokio::spawn(run_loop(
             f.ctx.clone(),
             f.queue.clone(),
-            Role::Stereo,
-            opts(OnWorkerFatal::FailJob),
+            role,
+            opts(fatal),
             rx,
         ));
         let mut failed = None;
@@ -431,7 +435,14 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         stop.send(true).unwrap();
-        assert_eq!(lp.await.unwrap(), LoopExit::Stopped);
+        (failed, lp.await.unwrap())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn worker_fatal_in_a_local_run_fails_the_job_with_the_reason() {
+        let f = fixture(|j| keys::source_segment_key_ext(j, 0, "ts")).await;
+        let (failed, exit) = until_failed(&f, Role::Stereo, OnWorkerFatal::FailJob).await;
+        assert_eq!(exit, LoopExit::Stopped);
         assert!(failed.is_some_and(|e| e.contains("cannot open")));
         assert!(f.queue.is_empty(), "message deleted");
     }
@@ -439,29 +450,8 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_vanished_output_fails_the_job_once_and_deletes_the_message() {
         let f = fixture(|j| keys::output_segment_key(j, 0)).await;
-        let (stop, rx) = watch::channel(false);
-        let lp = tokio::spawn(run_loop(
-            f.ctx.clone(),
-            f.queue.clone(),
-            Role::Complete,
-            opts(OnWorkerFatal::StopWorker),
-            rx,
-        ));
-        let mut failed = None;
-        for _ in 0..300 {
-            let j = f.ctx.jobs.get_job(&f.job).await.unwrap().unwrap();
-            if j.status == JobStatus::Failed {
-                failed = j.error;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        stop.send(true).unwrap();
-        assert_eq!(
-            lp.await.unwrap(),
-            LoopExit::Stopped,
-            "bad data does not stop the worker"
-        );
+        let (failed, exit) = until_failed(&f, Role::Complete, OnWorkerFatal::StopWorker).await;
+        assert_eq!(exit, LoopExit::Stopped, "bad data does not stop the worker");
         assert!(failed.is_some_and(|e| e.contains("vanished")));
         assert!(f.queue.is_empty(), "message deleted");
     }

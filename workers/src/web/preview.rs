@@ -48,9 +48,7 @@ impl Previewer {
             .factory
             .get_or_init(|| async {
                 tokio::task::spawn_blocking(|| {
-                    let args = pipeline_core::depth::remote::BackendArgs::from_env()
-                        .map_err(|e| e.to_string())?;
-                    pipeline_core::depth::remote::build_factory(&args).map_err(|e| e.to_string())
+                    pipeline_core::depth::remote::factory_from_env().map_err(|e| e.to_string())
                 })
                 .await
                 .unwrap_or_else(|e| Err(e.to_string()))
@@ -103,21 +101,22 @@ pub async fn preview(
     let factory = st.preview.factory().await?;
     let settings = req.options.apply(&StereoSettings::default());
     let _turn = st.preview.gate.lock().await;
-    let dir =
-        tempfile::tempdir().map_err(|e| ApiError::internal("preview scratch directory", e))?;
-    let input = dir.path().join(format!("still.{ext}"));
-    let output = dir.path().join("preview.jpg");
-    std::fs::write(&input, &bytes).map_err(|e| ApiError::internal("preview scratch file", e))?;
-    let opts = PhotoOptions {
-        input: input.clone(),
-        output: output.clone(),
-        layout: settings.layout,
-        params: settings.params,
-        layout_options: settings.layout_options,
-        depth: factory,
-        jpeg_q: 4,
-    };
+    // Scratch files and the render on a blocking thread: the server's threads never wait on disk.
     let rendered = tokio::task::spawn_blocking(move || {
+        let io = |e: std::io::Error| {
+            pipeline_core::PipelineError::worker(format!("preview scratch: {e}"))
+        };
+        let dir = tempfile::tempdir().map_err(io)?;
+        let opts = PhotoOptions {
+            input: dir.path().join(format!("still.{ext}")),
+            output: dir.path().join("preview.jpg"),
+            layout: settings.layout,
+            params: settings.params,
+            layout_options: settings.layout_options,
+            depth: factory,
+            jpeg_q: 4,
+        };
+        std::fs::write(&opts.input, &bytes).map_err(io)?;
         let info = pipeline_core::media::image::probe_image(&opts.input)?;
         let (w, h) = info.upright_size();
         if w > MAX_SIDE || h > MAX_SIDE {

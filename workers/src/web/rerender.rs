@@ -58,22 +58,23 @@ pub async fn rerender(
     options.depth_from = Some(id.to_string());
     let name = display_name(&job.input_key);
     let key = input_key_for(&name, &random_hex()?);
+    let kept = st
+        .input
+        .head(&job.input_key)
+        .await
+        .map_err(|e| ApiError::backend("read the upload", &e))?;
+    if kept.is_none() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "input_gone",
+            "the original upload is no longer stored; upload the file again",
+        ));
+    }
     let etag = st
         .input
         .copy_object(&job.input_key, &key, &options.to_metadata())
         .await
-        .map_err(|e| match e {
-            pipeline_core::PipelineError::Backend { ref message, .. }
-                if message.contains("NoSuchKey") || message.contains("Not Found") =>
-            {
-                ApiError::new(
-                    StatusCode::CONFLICT,
-                    "input_gone",
-                    "the original upload is no longer stored; upload the file again",
-                )
-            }
-            other => ApiError::backend("copy the upload", &other),
-        })?;
+        .map_err(|e| ApiError::backend("copy the upload", &e))?;
     let new_id = JobId::derive(&st.res.input_bucket, &key, &etag, "");
     tracing::info!(from = %id, job_id = %new_id, %key, "re-render requested");
     Ok((

@@ -605,6 +605,13 @@ async fn web_api_upload_follow_events_and_download_the_result() {
     let out2 = cloud.dir.path().join("rerendered.mp4");
     std::fs::write(&out2, &dl.body).expect("write download");
     check_final(&input, &out2, (640, 240));
+    // Once the original upload is gone, a re-render says so.
+    S3Store::new(&cloud.conf, &cloud.res.input_bucket)
+        .delete(key)
+        .await
+        .expect("delete the upload");
+    let (s, v) = post_json(&rr, Some(TOKEN), &json!({}));
+    assert_eq!((s, code(&v)), (409, "input_gone"), "{v}");
 
     // SIGTERM: a clean exit.
     ui.sigterm();
