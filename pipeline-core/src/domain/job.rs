@@ -12,16 +12,20 @@ pub enum JobStatus {
     Reassembling,
     Completed,
     Failed,
+    /// Stopped by its owner: the workers stop between frames and segments, partial outputs are
+    /// deleted, and no `final.mp4` is ever written.
+    Cancelled,
 }
 
 impl JobStatus {
-    pub const ALL: [JobStatus; 6] = [
+    pub const ALL: [JobStatus; 7] = [
         JobStatus::Queued,
         JobStatus::Chunking,
         JobStatus::Processing,
         JobStatus::Reassembling,
         JobStatus::Completed,
         JobStatus::Failed,
+        JobStatus::Cancelled,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -32,11 +36,15 @@ impl JobStatus {
             JobStatus::Reassembling => "REASSEMBLING",
             JobStatus::Completed => "COMPLETED",
             JobStatus::Failed => "FAILED",
+            JobStatus::Cancelled => "CANCELLED",
         }
     }
 
     pub fn is_terminal(self) -> bool {
-        matches!(self, JobStatus::Completed | JobStatus::Failed)
+        matches!(
+            self,
+            JobStatus::Completed | JobStatus::Failed | JobStatus::Cancelled
+        )
     }
 }
 
@@ -79,6 +87,10 @@ pub struct JobRecord {
     /// How many times the sweeper has re-driven this job without progress since.
     #[serde(default)]
     pub sweeps: u32,
+    /// Who uploaded it (the web UI's signed-in user, from the upload's `stereospot-owner`
+    /// metadata); `None` for files put in the bucket directly.
+    #[serde(default)]
+    pub owner: Option<String>,
 }
 
 impl JobRecord {
@@ -99,6 +111,7 @@ impl JobRecord {
             error: None,
             updated_at: now,
             sweeps: 0,
+            owner: None,
         }
     }
 }
@@ -125,5 +138,6 @@ mod tests {
         }
         assert!("DONE".parse::<JobStatus>().is_err());
         assert!(JobStatus::Failed.is_terminal() && !JobStatus::Processing.is_terminal());
+        assert!(JobStatus::Cancelled.is_terminal());
     }
 }

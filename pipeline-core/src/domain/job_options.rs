@@ -12,6 +12,10 @@ pub const META_LAYOUT: &str = "stereospot-layout";
 pub const META_DIVERGENCE: &str = "stereospot-divergence";
 pub const META_CONVERGENCE: &str = "stereospot-convergence";
 pub const META_DEPTH_FROM: &str = "stereospot-depth-from";
+/// The uploader (the web UI's signed-in user): recorded as the job's owner.
+pub const META_OWNER: &str = "stereospot-owner";
+/// Longest owner name kept (an OIDC subject or a configured user name).
+pub const MAX_OWNER_CHARS: usize = 256;
 
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct JobOptions {
@@ -72,6 +76,14 @@ impl JobOptions {
         };
         o.validate()?;
         Ok(o)
+    }
+
+    /// The uploader named in object metadata, when there is a usable one.
+    pub fn owner_from_metadata(meta: &[(String, String)]) -> Option<String> {
+        meta.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(META_OWNER))
+            .map(|(_, v)| v.trim().to_string())
+            .filter(|v| !v.is_empty() && v.chars().count() <= MAX_OWNER_CHARS)
     }
 
     /// As object metadata (for a presigned upload).
@@ -157,5 +169,28 @@ mod tests {
         assert!(e.contains("convergence"), "{e}");
         let e = JobOptions::from_metadata(&meta(&[(META_DEPTH_FROM, "../x")])).unwrap_err();
         assert!(e.contains("stereospot-depth-from"), "{e}");
+    }
+
+    #[test]
+    fn the_owner_rides_beside_the_options() {
+        let m = meta(&[("Stereospot-Owner", " alice "), (META_LAYOUT, "half-sbs")]);
+        assert_eq!(
+            JobOptions::owner_from_metadata(&m).as_deref(),
+            Some("alice")
+        );
+        assert!(
+            JobOptions::from_metadata(&m).is_ok(),
+            "the owner is not an option"
+        );
+        assert_eq!(
+            JobOptions::owner_from_metadata(&meta(&[(META_OWNER, " ")])),
+            None
+        );
+        let long = "x".repeat(MAX_OWNER_CHARS + 1);
+        assert_eq!(
+            JobOptions::owner_from_metadata(&meta(&[(META_OWNER, &long)])),
+            None
+        );
+        assert_eq!(JobOptions::owner_from_metadata(&[]), None);
     }
 }

@@ -57,7 +57,7 @@ pub trait JobStore: Send + Sync {
     /// Create the job in QUEUED state unless it exists. Returns true if created now.
     async fn create_job(&self, job: &JobRecord) -> Result<bool>;
     async fn get_job(&self, id: &JobId) -> Result<Option<JobRecord>>;
-    /// Move to `status` (never out of COMPLETED / FAILED).
+    /// Move to `status` (never out of COMPLETED / FAILED / CANCELLED).
     async fn set_status(&self, id: &JobId, status: JobStatus) -> Result<()>;
     /// Record the media info and segment count (before the first segment is uploaded) and
     /// move the job to PROCESSING.
@@ -73,10 +73,17 @@ pub trait JobStore: Send + Sync {
     /// first, the same `token` again (a redelivery of the claimant's own message), or anyone once
     /// the claim is older than `ttl` (its holder is presumed dead).
     async fn claim_reassembly(&self, id: &JobId, token: &str, ttl: Duration) -> Result<bool>;
-    /// Mark COMPLETED with the output key.
-    async fn complete_job(&self, id: &JobId, output_key: &str) -> Result<()>;
-    /// Mark FAILED with a one-line reason (no-op if already COMPLETED).
+    /// Mark COMPLETED with the output key. False (nothing written) when the job is gone, FAILED
+    /// or CANCELLED: the caller then removes what it wrote.
+    async fn complete_job(&self, id: &JobId, output_key: &str) -> Result<bool>;
+    /// Mark FAILED with a one-line reason (no-op if already finished).
     async fn fail_job(&self, id: &JobId, reason: &str) -> Result<()>;
+    /// Move to CANCELLED (with `completed_at`) unless the job is finished. True when this call
+    /// cancelled it; false when it was already COMPLETED, FAILED, CANCELLED or is absent.
+    async fn cancel_job(&self, id: &JobId) -> Result<bool>;
+    /// Remove every trace of the job: its record, segment completions and reassembly claim
+    /// (absent is fine). Its objects are the caller's to delete.
+    async fn delete_job(&self, id: &JobId) -> Result<()>;
     /// Jobs in `status`, newest first in `order`, after `after`, at most `limit` of them (a page
     /// may hold fewer and still have a `next`). Unreadable records are skipped with a warning.
     async fn list_jobs(

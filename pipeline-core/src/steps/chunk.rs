@@ -33,10 +33,16 @@ pub async fn chunk(ctx: &Context, ev: &ObjectCreated) -> Result<ChunkOutcome> {
     let job_id = job_id_for(ctx, ev);
     let span = info_span!("chunk", job_id = %job_id);
     async {
-        let created = ctx
-            .jobs
-            .create_job(&JobRecord::new(job_id.clone(), &ev.bucket, &ev.key))
-            .await?;
+        // The upload's metadata: the uploader (web UI) and the stereo options.
+        let metadata = ctx
+            .input
+            .head(&ev.key)
+            .await?
+            .map(|h| h.metadata)
+            .unwrap_or_default();
+        let mut record = JobRecord::new(job_id.clone(), &ev.bucket, &ev.key);
+        record.owner = JobOptions::owner_from_metadata(&metadata);
+        let created = ctx.jobs.create_job(&record).await?;
         if !created {
             let job = ctx.jobs.get_job(&job_id).await?;
             if job.is_some_and(|j| !matches!(j.status, JobStatus::Queued | JobStatus::Chunking)) {
@@ -44,7 +50,7 @@ pub async fn chunk(ctx: &Context, ev: &ObjectCreated) -> Result<ChunkOutcome> {
                 return Ok(ChunkOutcome::AlreadyChunked { job_id });
             }
         }
-        match split_and_upload(ctx, ev, &job_id).await {
+        match split_and_upload(ctx, ev, &job_id, &metadata).await {
             Ok((segments, media)) => Ok(ChunkOutcome::Chunked {
                 job_id,
                 segments,
@@ -61,17 +67,15 @@ async fn split_and_upload(
     ctx: &Context,
     ev: &ObjectCreated,
     job_id: &JobId,
+    metadata: &[(String, String)],
 ) -> Result<(u32, MediaInfo)> {
     ctx.jobs.set_status(job_id, JobStatus::Chunking).await?;
     let scratch = scratch_dir(ctx, "chunk-")?;
     let name = ev.key.rsplit('/').next().unwrap_or("input");
     // The user's stereo options ride on the upload (web UI); unreadable ones fail the job with
     // the reason rather than silently rendering something else.
-    let options = match ctx.input.head(&ev.key).await? {
-        Some(head) => JobOptions::from_metadata(&head.metadata)
-            .map_err(|e| PipelineError::bad_input(name, format!("job options: {e}")))?,
-        None => JobOptions::default(),
-    };
+    let options = JobOptions::from_metadata(metadata)
+        .map_err(|e| PipelineError::bad_input(name, format!("job options: {e}")))?;
     let input = match ctx.input.local_path(&ev.key) {
         Some(p) => p,
         None => {

@@ -44,7 +44,7 @@ async fn join(ctx: &Context, job_id: &JobId) -> Result<ReassembleOutcome> {
                 key: final_key,
             });
         }
-        JobStatus::Failed => {
+        JobStatus::Failed | JobStatus::Cancelled => {
             return Ok(ReassembleOutcome::Skipped {
                 job_id: job_id.clone(),
                 status: job.status,
@@ -123,7 +123,19 @@ async fn join(ctx: &Context, job_id: &JobId) -> Result<ReassembleOutcome> {
             &[("frames".to_string(), frames.to_string())],
         )
         .await?;
-    ctx.jobs.complete_job(job_id, &final_key).await?;
+    if !ctx.jobs.complete_job(job_id, &final_key).await? {
+        // Cancelled (or deleted, or failed) while joining: no film may outlive its job.
+        ctx.output.delete(&final_key).await?;
+        let status = match ctx.jobs.get_job(job_id).await? {
+            Some(j) => j.status,
+            None => JobStatus::Cancelled,
+        };
+        info!(%status, "job ended while joining; final.mp4 removed");
+        return Ok(ReassembleOutcome::Skipped {
+            job_id: job_id.clone(),
+            status,
+        });
+    }
     info!(frames, key = %final_key, "job completed");
     Ok(ReassembleOutcome::Joined {
         job_id: job_id.clone(),

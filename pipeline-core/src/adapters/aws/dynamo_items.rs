@@ -27,6 +27,7 @@ pub mod attr {
     pub const TTL: &str = "ttl";
     pub const UPDATED_AT: &str = "updated_at";
     pub const SWEEPS: &str = "sweeps";
+    pub const OWNER: &str = "owner";
 }
 
 /// The Jobs table's global secondary indexes (partition `status`): the one place their names
@@ -97,6 +98,9 @@ pub fn job_to_item(job: &JobRecord) -> Result<Item> {
     if let Some(e) = &job.error {
         item.insert(attr::ERROR.into(), s(e));
     }
+    if let Some(o) = &job.owner {
+        item.insert(attr::OWNER.into(), s(o));
+    }
     Ok(item)
 }
 
@@ -128,6 +132,7 @@ pub fn item_to_job(item: &Item) -> Result<JobRecord> {
         // Records written before `updated_at` existed: their creation is their last write.
         updated_at: get_n(item, attr::UPDATED_AT, id)?.unwrap_or(created_at),
         sweeps: get_n(item, attr::SWEEPS, id)?.unwrap_or(0),
+        owner: get_s(item, attr::OWNER).map(str::to_string),
     })
 }
 
@@ -151,6 +156,7 @@ mod tests {
         j.frames_done = 72;
         j.output_key = Some("jobs/x/final.mp4".into());
         j.error = Some("e".into());
+        j.owner = Some("alice".into());
         assert_eq!(item_to_job(&job_to_item(&j).unwrap()).unwrap(), j);
     }
 

@@ -26,7 +26,8 @@ const REASON_CONDITION_FAILED: &str = "ConditionalCheckFailed";
 pub const CLAIM_ITEM_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 
 /// Condition shared by the status updates: the job exists and is not terminal.
-const NOT_TERMINAL: &str = "attribute_exists(#id) AND NOT (#st IN (:completed, :failed))";
+const NOT_TERMINAL: &str =
+    "attribute_exists(#id) AND NOT (#st IN (:completed, :failed, :cancelled))";
 
 pub struct DynamoJobStore {
     client: Client,
@@ -60,6 +61,7 @@ fn terminal_values() -> Vec<(&'static str, AttributeValue)> {
     vec![
         (":completed", s(JobStatus::Completed.as_str())),
         (":failed", s(JobStatus::Failed.as_str())),
+        (":cancelled", s(JobStatus::Cancelled.as_str())),
     ]
 }
 
@@ -443,13 +445,13 @@ impl JobStore for DynamoJobStore {
         }
     }
 
-    async fn complete_job(&self, id: &JobId, output_key: &str) -> Result<()> {
-        self.update_job(
+    async fn complete_job(&self, id: &JobId, output_key: &str) -> Result<bool> {
+        self.conditional_update(
             id,
             JobUpdate {
                 what: "complete",
                 update: "SET #st = :completed, #out = :out, #cat = :now REMOVE #err",
-                condition: "attribute_exists(#id) AND #st <> :failed",
+                condition: "attribute_exists(#id) AND NOT (#st IN (:failed, :cancelled))",
                 names: &[
                     ("#id", attr::JOB_ID),
                     ("#st", attr::STATUS),
@@ -460,6 +462,7 @@ impl JobStore for DynamoJobStore {
                 values: vec![
                     (":completed", s(JobStatus::Completed.as_str())),
                     (":failed", s(JobStatus::Failed.as_str())),
+                    (":cancelled", s(JobStatus::Cancelled.as_str())),
                     (":out", s(output_key)),
                     (":now", n(now_millis())),
                 ],
@@ -540,7 +543,8 @@ impl JobStore for DynamoJobStore {
             JobUpdate {
                 what: "mark swept",
                 update: "ADD #sw :one",
-                condition: "attribute_exists(#id) AND NOT (#st IN (:completed, :failed)) \
+                condition:
+                    "attribute_exists(#id) AND NOT (#st IN (:completed, :failed, :cancelled)) \
                             AND (#up = :seen OR (attribute_not_exists(#up) AND #cr = :seen))",
                 names: &[
                     ("#id", attr::JOB_ID),
@@ -574,6 +578,59 @@ impl JobStore for DynamoJobStore {
             },
         )
         .await
+    }
+
+    async fn cancel_job(&self, id: &JobId) -> Result<bool> {
+        let mut values = terminal_values();
+        values.push((":now", n(now_millis())));
+        self.conditional_update(
+            id,
+            JobUpdate {
+                what: "cancel",
+                update: "SET #st = :cancelled, #cat = :now",
+                condition: NOT_TERMINAL,
+                names: &[
+                    ("#id", attr::JOB_ID),
+                    ("#st", attr::STATUS),
+                    ("#cat", attr::COMPLETED_AT),
+                ],
+                values,
+            },
+        )
+        .await
+    }
+
+    async fn delete_job(&self, id: &JobId) -> Result<()> {
+        // Completions first: a record without its job is never left behind by a crash between
+        // the steps (a job record without completions just looks unstarted).
+        for (index, _) in self.completed_segments(id).await? {
+            let mut key = Self::key(id);
+            key.insert(attr::SEGMENT_INDEX.into(), n(index));
+            self.delete_item(&self.completions, key, id).await?;
+        }
+        self.delete_item(&self.triggered, Self::key(id), id).await?;
+        self.delete_item(&self.jobs, Self::key(id), id).await
+    }
+}
+
+impl DynamoJobStore {
+    /// DeleteItem (absent is fine).
+    async fn delete_item(
+        &self,
+        table: &str,
+        key: HashMap<String, AttributeValue>,
+        id: &JobId,
+    ) -> Result<()> {
+        retry_sdk(|| {
+            self.client
+                .delete_item()
+                .table_name(table)
+                .set_key(Some(key.clone()))
+                .send()
+        })
+        .await
+        .map(|_| ())
+        .map_err(|e| to_pipeline_error(BACKEND, &format!("delete job {id} from {table}"), &e))
     }
 }
 

@@ -98,14 +98,14 @@ impl SqliteJobStore {
         status: JobStatus,
         extra: &str,
         args: &[&dyn rusqlite::ToSql],
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let sql = format!(
-            "UPDATE jobs SET status = ?1, updated_at = {NOW}{extra} WHERE job_id = ?2 AND status NOT IN ('COMPLETED', 'FAILED')"
+            "UPDATE jobs SET status = ?1, updated_at = {NOW}{extra} WHERE job_id = ?2 AND status NOT IN ('COMPLETED', 'FAILED', 'CANCELLED')"
         );
         let (st, jid) = (status.as_str(), id.as_str());
         let mut all: Vec<&dyn rusqlite::ToSql> = vec![&st, &jid];
         all.extend_from_slice(args);
-        self.with(|c| c.execute(&sql, all.as_slice()).map(|_| ()))
+        self.with(|c| c.execute(&sql, all.as_slice()).map(|n| n == 1))
     }
 }
 
@@ -186,6 +186,8 @@ fn parts_to_job(job_id: String, status: String, p: JobRecordParts) -> Result<Job
             p.created_at
         },
         sweeps: p.sweeps,
+        // The local store serves one user (`stereospot convert`): jobs have no owner.
+        owner: None,
     })
 }
 
@@ -226,7 +228,7 @@ impl JobStore for SqliteJobStore {
     }
 
     async fn set_status(&self, id: &JobId, status: JobStatus) -> Result<()> {
-        self.update_status(id, status, "", &[])
+        self.update_status(id, status, "", &[]).map(|_| ())
     }
 
     async fn set_chunked(&self, id: &JobId, media: &MediaInfo, segments_total: u32) -> Result<()> {
@@ -237,6 +239,7 @@ impl JobStore for SqliteJobStore {
             ", media = ?3, segments_total = ?4",
             &[&m, &segments_total],
         )
+        .map(|_| ())
     }
 
     async fn add_frame_progress(&self, id: &JobId, frames: u64) -> Result<()> {
@@ -293,14 +296,14 @@ impl JobStore for SqliteJobStore {
         })
     }
 
-    async fn complete_job(&self, id: &JobId, output_key: &str) -> Result<()> {
+    async fn complete_job(&self, id: &JobId, output_key: &str) -> Result<bool> {
         self.with(|c| {
             c.execute(
                 "UPDATE jobs SET status = 'COMPLETED', output_key = ?1, completed_at = ?2, updated_at = ?2, \
-                 error = NULL WHERE job_id = ?3 AND status != 'FAILED'",
+                 error = NULL WHERE job_id = ?3 AND status NOT IN ('FAILED', 'CANCELLED')",
                 params![output_key, now_millis(), id.as_str()],
             )
-            .map(|_| ())
+            .map(|n| n == 1)
         })
     }
 
@@ -318,7 +321,7 @@ impl JobStore for SqliteJobStore {
         let sql = format!(
             // Never back to the value just seen (a sweep within the same millisecond).
             "UPDATE jobs SET sweeps = sweeps + 1, updated_at = MAX({NOW}, ?2 + 1) WHERE job_id = ?1 \
-             AND status NOT IN ('COMPLETED', 'FAILED') \
+             AND status NOT IN ('COMPLETED', 'FAILED', 'CANCELLED') \
              AND (updated_at = ?2 OR (updated_at = 0 AND created_at = ?2))"
         );
         self.with(|c| {
@@ -334,6 +337,20 @@ impl JobStore for SqliteJobStore {
             ", error = ?3, completed_at = ?4",
             &[&reason, &now_millis()],
         )
+        .map(|_| ())
+    }
+
+    async fn cancel_job(&self, id: &JobId) -> Result<bool> {
+        self.update_status(
+            id,
+            JobStatus::Cancelled,
+            ", completed_at = ?3",
+            &[&now_millis()],
+        )
+    }
+
+    async fn delete_job(&self, id: &JobId) -> Result<()> {
+        self.forget_job(id)
     }
 }
 
