@@ -106,6 +106,10 @@ pub const WEB_LISTEN_ADDR: &str = "WEB_LISTEN_ADDR";
 pub const WEB_AUTH: &str = "WEB_AUTH";
 /// The bearer token, for WEB_AUTH=bearer (at least 16 characters).
 pub const WEB_AUTH_TOKEN: &str = "WEB_AUTH_TOKEN";
+/// More bearer users, for WEB_AUTH=bearer: `name=token,name=token` (each token one user).
+pub const WEB_AUTH_USERS: &str = "WEB_AUTH_USERS";
+/// Users (bearer names or ALB OIDC identities) who see every job: `name,name`.
+pub const WEB_ADMINS: &str = "WEB_ADMINS";
 /// Largest upload `POST /api/jobs` accepts, in bytes (4 GiB).
 pub const WEB_MAX_UPLOAD_BYTES: &str = "WEB_MAX_UPLOAD_BYTES";
 /// Uploads up to this size get one presigned PUT, larger ones a multipart upload (100 MiB).

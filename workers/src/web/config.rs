@@ -16,13 +16,27 @@ pub const S3_MAX_PARTS: u64 = 10_000;
 /// Shortest bearer token accepted (a guessable token is no access control).
 pub const MIN_TOKEN_LEN: usize = 16;
 
+/// The user `WEB_AUTH_TOKEN` signs in as: the service's one user from before there were
+/// several, who sees every job (uploads put in the bucket directly included).
+pub const TOKEN_USER: &str = "admin";
+/// Longest user name in `WEB_AUTH_USERS`.
+pub const MAX_USER_CHARS: usize = 64;
+
+/// One bearer user: a name (recorded as the owner of their jobs) and their token.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BearerUser {
+    pub name: String,
+    pub token: String,
+}
+
 /// Who may call the API.
 #[derive(Clone, PartialEq, Eq)]
 pub enum AuthMode {
     /// Everyone (local use, or a network that is itself the access control).
     None,
-    /// `Authorization: Bearer <token>` or the `stereospot_token` cookie must carry the token.
-    Bearer { token: String },
+    /// `Authorization: Bearer <token>` or the `stereospot_token` cookie must carry one of the
+    /// users' tokens.
+    Bearer { users: Vec<BearerUser> },
     /// The ALB authenticated the user (OIDC) and sets `x-amzn-oidc-identity`; the ALB strips
     /// client-sent copies of that header, and only the ALB can reach the service.
     AlbOidc,
@@ -61,6 +75,8 @@ pub struct WebConfig {
     pub result_url_ttl: Duration,
     /// How often `/events` reads the job record.
     pub events_poll: Duration,
+    /// Users who see every job (bearer names, OIDC identities); `WEB_AUTH_TOKEN`'s user always.
+    pub admins: Vec<String>,
 }
 
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:8080";
@@ -92,6 +108,72 @@ fn parse_num<T: FromStr + PartialOrd + fmt::Display + Copy>(
     Ok(v)
 }
 
+fn check_token(token: &str, var: &str) -> Result<(), String> {
+    if token.len() < MIN_TOKEN_LEN || !token.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(format!(
+            "invalid environment variable {var}: tokens need at least {MIN_TOKEN_LEN} printable ASCII characters, no spaces"
+        ));
+    }
+    Ok(())
+}
+
+/// `WEB_AUTH_TOKEN` (user [`TOKEN_USER`]) and `WEB_AUTH_USERS` (`name=token,...`): at least one,
+/// names and tokens unique.
+fn bearer_users(get: &dyn Fn(&str) -> Option<String>) -> Result<Vec<BearerUser>, String> {
+    let mut users = Vec::new();
+    if let Some(token) = get(env::WEB_AUTH_TOKEN) {
+        check_token(&token, env::WEB_AUTH_TOKEN)?;
+        users.push(BearerUser {
+            name: TOKEN_USER.into(),
+            token,
+        });
+    }
+    let var = env::WEB_AUTH_USERS;
+    for entry in get(var).unwrap_or_default().split(',').map(str::trim) {
+        if entry.is_empty() {
+            continue;
+        }
+        let (name, token) = entry.split_once('=').ok_or_else(|| {
+            format!("invalid environment variable {var}: expected name=token,name=token")
+        })?;
+        let name = name.trim();
+        let name_ok = !name.is_empty()
+            && name.chars().count() <= MAX_USER_CHARS
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._@-".contains(&b));
+        if !name_ok {
+            return Err(format!(
+                "invalid environment variable {var}: user name {name:?} must be 1-{MAX_USER_CHARS} letters, digits or . _ @ -"
+            ));
+        }
+        check_token(token.trim(), var)?;
+        if users.iter().any(|u: &BearerUser| u.name == name) {
+            return Err(format!(
+                "invalid environment variable {var}: user {name:?} twice"
+            ));
+        }
+        if users.iter().any(|u| u.token == token.trim()) {
+            return Err(format!(
+                "invalid environment variable {var}: two users share a token"
+            ));
+        }
+        users.push(BearerUser {
+            name: name.into(),
+            token: token.trim().into(),
+        });
+    }
+    if users.is_empty() {
+        return Err(format!(
+            "missing environment variable {} or {} (required by {}=bearer)",
+            env::WEB_AUTH_TOKEN,
+            var,
+            env::WEB_AUTH
+        ));
+    }
+    Ok(users)
+}
+
 impl WebConfig {
     /// Read and validate the settings (unset or empty: the default; `WEB_AUTH` has none, the
     /// access mode is always an explicit choice). Errors are one line naming the variable.
@@ -120,22 +202,9 @@ impl WebConfig {
             }
             Some("none") => AuthMode::None,
             Some("alb-oidc") => AuthMode::AlbOidc,
-            Some("bearer") => {
-                let token = get(env::WEB_AUTH_TOKEN).ok_or_else(|| {
-                    format!(
-                        "missing environment variable {} (required by {}=bearer)",
-                        env::WEB_AUTH_TOKEN,
-                        env::WEB_AUTH
-                    )
-                })?;
-                if token.len() < MIN_TOKEN_LEN || !token.bytes().all(|b| b.is_ascii_graphic()) {
-                    return Err(format!(
-                        "invalid environment variable {}: at least {MIN_TOKEN_LEN} printable ASCII characters, no spaces",
-                        env::WEB_AUTH_TOKEN
-                    ));
-                }
-                AuthMode::Bearer { token }
-            }
+            Some("bearer") => AuthMode::Bearer {
+                users: bearer_users(get)?,
+            },
             Some(other) => {
                 return Err(format!(
                     "invalid environment variable {}={other:?}: expected none, bearer or alb-oidc",
@@ -180,7 +249,18 @@ impl WebConfig {
         )
         .map(Duration::from_millis)?;
 
+        let mut admins: Vec<String> = get(env::WEB_ADMINS)
+            .unwrap_or_default()
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect();
+        if matches!(&auth, AuthMode::Bearer { users } if users.iter().any(|u| u.name == TOKEN_USER))
+        {
+            admins.push(TOKEN_USER.to_string());
+        }
         Ok(WebConfig {
+            admins,
             listen,
             auth,
             max_upload_bytes,
@@ -241,9 +321,13 @@ mod tests {
         assert_eq!(
             c.auth,
             AuthMode::Bearer {
-                token: "0123456789abcdef-token".into()
+                users: vec![BearerUser {
+                    name: TOKEN_USER.into(),
+                    token: "0123456789abcdef-token".into()
+                }]
             }
         );
+        assert_eq!(c.admins, vec![TOKEN_USER.to_string()]);
         assert_eq!(
             format!("{:?}", c.auth),
             "bearer",
@@ -261,6 +345,56 @@ mod tests {
             cfg(&[("WEB_AUTH", "alb-oidc")]).unwrap().auth,
             AuthMode::AlbOidc
         );
+    }
+
+    #[test]
+    fn bearer_users_and_admins() {
+        let c = cfg(&[
+            ("WEB_AUTH", "bearer"),
+            (
+                "WEB_AUTH_USERS",
+                " alice=alice-token-0123456789 , bob@x.org=bob-token-0123456789,",
+            ),
+            ("WEB_ADMINS", "alice, carol"),
+        ])
+        .unwrap();
+        let AuthMode::Bearer { users } = &c.auth else {
+            panic!("{:?}", c.auth)
+        };
+        let names: Vec<&str> = users.iter().map(|u| u.name.as_str()).collect();
+        assert_eq!(names, ["alice", "bob@x.org"]);
+        assert_eq!(users[1].token, "bob-token-0123456789");
+        assert_eq!(
+            c.admins,
+            ["alice", "carol"],
+            "no token user, no implicit admin"
+        );
+        let both = cfg(&[
+            ("WEB_AUTH", "bearer"),
+            ("WEB_AUTH_TOKEN", "admin-token-0123456789"),
+            ("WEB_AUTH_USERS", "alice=alice-token-0123456789"),
+        ])
+        .unwrap();
+        assert_eq!(both.admins, [TOKEN_USER]);
+        for (users, why) in [
+            ("alice", "expected name=token"),
+            ("al ice=alice-token-0123456789", "user name"),
+            ("alice=short", "at least 16"),
+            (
+                "alice=alice-token-0123456789,alice=other-token-0123456789",
+                "twice",
+            ),
+            (
+                "alice=alice-token-0123456789,bob=alice-token-0123456789",
+                "share a token",
+            ),
+        ] {
+            let e = cfg(&[("WEB_AUTH", "bearer"), ("WEB_AUTH_USERS", users)]).unwrap_err();
+            assert!(
+                e.contains("WEB_AUTH_USERS") && e.contains(why),
+                "{users}: {e}"
+            );
+        }
     }
 
     #[test]

@@ -1,16 +1,19 @@
 //! `GET /api/jobs/{id}/events`: Server-Sent Events of a job's progress.
 //!
 //! The server reads the job record every `WEB_EVENTS_POLL_MS` (1 s) and sends an event only when
-//! the view changed: `progress` while the job runs, then one `done` (COMPLETED or FAILED) and the
+//! the view changed: `progress` while the job runs, then one `done` (COMPLETED, FAILED or
+//! CANCELLED) and the
 //! stream ends. Browsers' EventSource reconnects by itself after an end, so clients close it on
 //! `done`. Every event's data is the job's JSON view (as `GET /api/jobs/{id}`).
+use super::auth::Caller;
 use super::error::ApiResult;
-use super::jobs_api::{load, parse_id};
+use super::jobs_api::{load, parse_id, view_of};
 use super::state::AppState;
 use super::view::JobView;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::Extension;
 use futures_util::Stream;
 use pipeline_core::domain::{JobId, JobRecord};
 use std::convert::Infallible;
@@ -37,15 +40,14 @@ struct Follow {
     finished: bool,
 }
 
-/// The event for `job` unless it repeats the last one sent.
-fn event_for(f: &mut Follow, job: &JobRecord) -> Option<Event> {
-    let view = JobView::from(job);
+/// The event for `view` unless it repeats the last one sent.
+fn event_for(f: &mut Follow, view: &JobView) -> Option<Event> {
     let data = serde_json::to_string(&view).unwrap_or_default();
     if f.last.as_deref() == Some(data.as_str()) {
         return None;
     }
     f.last = Some(data.clone());
-    let name = if job.status.is_terminal() {
+    let name = if view.status.is_terminal() {
         f.finished = true;
         EVENT_DONE
     } else {
@@ -89,7 +91,8 @@ async fn next_event(mut f: Follow) -> Option<(Result<Event, Infallible>, Follow)
                 }
             }
         };
-        if let Some(ev) = event_for(&mut f, &job) {
+        let view = view_of(&f.st, &job).await;
+        if let Some(ev) = event_for(&mut f, &view) {
             return Some((Ok(ev), f));
         }
     }
@@ -97,11 +100,12 @@ async fn next_event(mut f: Follow) -> Option<(Result<Event, Infallible>, Follow)
 
 pub async fn job_events(
     State(st): State<AppState>,
+    Extension(caller): Extension<Caller>,
     id: Result<Path<String>, PathRejection>,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     let id = parse_id(id)?;
-    // Unknown ids are a plain 404 before any stream starts.
-    let job = load(&st, &id).await?;
+    // Unknown ids (and other users' jobs) are a plain 404 before any stream starts.
+    let job = load(&st, &caller, &id).await?;
     let follow = Follow {
         st,
         id,

@@ -1,15 +1,20 @@
-//! Job read endpoints: one job, a job by its upload key, the result URLs, and the lists.
+//! Job read endpoints: who is signed in, one job, a job by its upload key, the result URLs,
+//! the thumbnail, and the lists. A caller sees only the jobs they may (`Caller::may_see`):
+//! another user's job answers exactly as a job that does not exist.
+use super::auth::Caller;
 use super::cursor::Cursor;
 use super::error::{ApiError, ApiResult};
 use super::listing;
 use super::state::AppState;
 use super::upload_rules::is_input_video_key;
-use super::view::{display_name, JobView};
+use super::view::{download_name, JobView};
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::Json;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use pipeline_core::domain::job::now_millis;
-use pipeline_core::domain::{keys, JobId, JobRecord, JobStatus};
+use pipeline_core::domain::{keys, JobId, JobOptions, JobRecord, JobStatus};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
@@ -24,21 +29,80 @@ pub fn parse_id(raw: Result<Path<String>, PathRejection>) -> ApiResult<JobId> {
     })
 }
 
-/// The job record, or 404.
-pub async fn load(st: &AppState, id: &JobId) -> ApiResult<JobRecord> {
+fn no_job(id: &JobId) -> ApiError {
+    ApiError::not_found(format!("no job {id}"))
+}
+
+/// The job record when `caller` may see it, else 404 (absent and not theirs look the same).
+pub async fn load(st: &AppState, caller: &Caller, id: &JobId) -> ApiResult<JobRecord> {
     st.jobs
         .get_job(id)
         .await
         .map_err(|e| ApiError::backend("read job", &e))?
-        .ok_or_else(|| ApiError::not_found(format!("no job {id}")))
+        .filter(|j| caller.may_see(j.owner.as_deref()))
+        .ok_or_else(|| no_job(id))
+}
+
+/// A job's view with its place in line while it waits.
+pub async fn view_of(st: &AppState, job: &JobRecord) -> JobView {
+    let mut v = JobView::from(job);
+    v.queue_position = super::queue::position(&*st.jobs, job).await;
+    v
+}
+
+/// `GET /api/me`: who the caller is signed in as (the pages ask for sign-in when this is 401).
+pub async fn me(State(st): State<AppState>, Extension(caller): Extension<Caller>) -> Json<Value> {
+    Json(json!({
+        "user": caller.user,
+        "admin": caller.admin,
+        "auth": st.cfg.auth.name(),
+    }))
 }
 
 pub async fn get_job(
     State(st): State<AppState>,
+    Extension(caller): Extension<Caller>,
     id: Result<Path<String>, PathRejection>,
 ) -> ApiResult<Json<JobView>> {
     let id = parse_id(id)?;
-    Ok(Json(JobView::from(&load(&st, &id).await?)))
+    let job = load(&st, &caller, &id).await?;
+    Ok(Json(view_of(&st, &job).await))
+}
+
+/// Where the media-worker puts an input's thumbnail (output bucket).
+pub fn thumbnail_key(id: &JobId) -> String {
+    format!("{}{id}/thumbnail.jpg", keys::JOBS_PREFIX)
+}
+
+/// `GET /api/jobs/{id}/thumbnail`: 302 to a presigned JPEG of the input, 404 while none exists.
+pub async fn thumbnail(
+    State(st): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    id: Result<Path<String>, PathRejection>,
+) -> ApiResult<Response> {
+    let id = parse_id(id)?;
+    load(&st, &caller, &id).await?;
+    let key = thumbnail_key(&id);
+    st.output
+        .head(&key)
+        .await
+        .map_err(|e| ApiError::backend("look up the thumbnail", &e))?
+        .ok_or_else(|| ApiError::not_found(format!("job {id} has no thumbnail (yet)")))?;
+    let url = st
+        .output
+        .presign_get(&key, st.cfg.result_url_ttl, Some("image/jpeg"), None)
+        .await
+        .map_err(|e| ApiError::internal("presign thumbnail", e))?
+        .url;
+    Ok((
+        StatusCode::FOUND,
+        [
+            (header::LOCATION, url),
+            // Shorter than the URL's life: a cached redirect never points at an expired URL.
+            (header::CACHE_CONTROL, "private, max-age=300".to_string()),
+        ],
+    )
+        .into_response())
 }
 
 fn query_map(
@@ -52,6 +116,7 @@ fn query_map(
 /// the key and the object's ETag, as the media-worker does) and the job, once it exists.
 pub async fn by_key(
     State(st): State<AppState>,
+    Extension(caller): Extension<Caller>,
     q: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> ApiResult<Json<Value>> {
     let q = query_map(q)?;
@@ -60,7 +125,7 @@ pub async fn by_key(
         .ok_or_else(|| ApiError::bad_request("missing query parameter key"))?;
     if !is_input_video_key(key) {
         return Err(ApiError::bad_request(
-            "key must be an upload key: input/<name>.mp4",
+            "key must be an upload key: input/<name>.<video extension>",
         ));
     }
     let meta = st
@@ -68,6 +133,7 @@ pub async fn by_key(
         .head(key)
         .await
         .map_err(|e| ApiError::backend("look up the upload", &e))?
+        .filter(|m| caller.may_see(JobOptions::owner_from_metadata(&m.metadata).as_deref()))
         .ok_or_else(|| {
             ApiError::not_found(format!(
                 "no upload {key:?} (not finished, or never started)"
@@ -90,10 +156,11 @@ pub async fn by_key(
 /// a download); 409 unless the job is COMPLETED.
 pub async fn results(
     State(st): State<AppState>,
+    Extension(caller): Extension<Caller>,
     id: Result<Path<String>, PathRejection>,
 ) -> ApiResult<Json<Value>> {
     let id = parse_id(id)?;
-    let job = load(&st, &id).await?;
+    let job = load(&st, &caller, &id).await?;
     if job.status != JobStatus::Completed {
         let mut msg = format!(
             "job {id} is {}, results exist once it is COMPLETED",
@@ -106,10 +173,7 @@ pub async fn results(
     }
     let key = keys::final_key(&id);
     let ttl = st.cfg.result_url_ttl;
-    let download_name = format!(
-        "{}-3d.mp4",
-        display_name(&job.input_key).trim_end_matches(".mp4")
-    );
+    let download_name = download_name(&job.input_key);
     let url = presign_get(&st, &key, ttl, "inline").await?;
     let download_url = presign_get(
         &st,
@@ -143,9 +207,11 @@ async fn presign_get(
         .map_err(|e| ApiError::internal("presign result", e))
 }
 
-/// `GET /api/jobs?status=in_progress|completed|failed&limit=&cursor=`
+/// `GET /api/jobs?status=in_progress|completed|failed&limit=&cursor=` (`failed` includes the
+/// cancelled jobs): the caller's jobs (an admin's: all).
 pub async fn list_jobs(
     State(st): State<AppState>,
+    Extension(caller): Extension<Caller>,
     q: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> ApiResult<Json<Value>> {
     let q = query_map(q)?;
@@ -158,7 +224,8 @@ pub async fn list_jobs(
             ..Cursor::default()
         },
     };
-    let (jobs, next) = listing::list(&*st.jobs, kind, &cursor, limit).await?;
+    let visible = |j: &JobRecord| caller.may_see(j.owner.as_deref());
+    let (jobs, next) = listing::list(&*st.jobs, kind, &cursor, limit, &visible).await?;
     Ok(Json(json!({
         "status": kind.name,
         "jobs": jobs,

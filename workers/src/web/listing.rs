@@ -38,9 +38,10 @@ pub const COMPLETED: ListKind = ListKind {
     statuses: &[JobStatus::Completed],
     order: JobOrder::Completed,
 };
+/// Jobs that ended without a film: failed, and cancelled by their owner.
 pub const FAILED: ListKind = ListKind {
     name: "failed",
-    statuses: &[JobStatus::Failed],
+    statuses: &[JobStatus::Failed, JobStatus::Cancelled],
     order: JobOrder::Completed,
 };
 
@@ -178,24 +179,37 @@ pub async fn query_partition(
     })
 }
 
-/// One page of `kind`, continuing `cursor`.
+/// Store round trips one page may take to gather `limit` jobs the caller may see (other users'
+/// jobs are skipped); a page can hold fewer and still have a cursor.
+pub const MAX_ROUNDS: usize = 5;
+
+/// One page of `kind`, continuing `cursor`: the jobs `visible` keeps, at most `limit`.
 pub async fn list(
     jobs: &dyn JobStore,
     kind: &ListKind,
     cursor: &Cursor,
     limit: usize,
+    visible: &(dyn Fn(&JobRecord) -> bool + Sync),
 ) -> ApiResult<(Vec<JobView>, Option<String>)> {
-    let queries = kind
-        .statuses
-        .iter()
-        .filter(|s| cursor.position(**s) != Some(&Position::Done))
-        .map(|s| query_partition(jobs, kind, *s, cursor.position(*s), limit));
-    let pages = futures_util::future::try_join_all(queries).await?;
-    let (jobs, next) = merge(kind, cursor, &pages, limit);
-    Ok((
-        jobs.iter().map(JobView::from).collect(),
-        next.map(|c| c.encode()),
-    ))
+    let mut out = Vec::new();
+    let mut cursor = Some(cursor.clone());
+    for _ in 0..MAX_ROUNDS {
+        let Some(at) = cursor.take() else { break };
+        let want = limit - out.len();
+        let queries = kind
+            .statuses
+            .iter()
+            .filter(|s| at.position(**s) != Some(&Position::Done))
+            .map(|s| query_partition(jobs, kind, *s, at.position(*s), want));
+        let pages = futures_util::future::try_join_all(queries).await?;
+        let (page, next) = merge(kind, &at, &pages, want);
+        out.extend(page.iter().filter(|j| visible(j)).map(JobView::from));
+        cursor = next;
+        if out.len() >= limit {
+            break;
+        }
+    }
+    Ok((out, cursor.map(|c| c.encode())))
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 //! be bound, 1 when the runtime cannot start.
 pub mod auth;
 pub mod config;
+pub mod control;
 pub mod cursor;
 pub mod error;
 pub mod events;
@@ -16,6 +17,7 @@ pub mod jobs_api;
 pub mod listing;
 pub mod pages;
 pub mod preview;
+pub mod queue;
 pub mod rerender;
 pub mod routes;
 pub mod state;

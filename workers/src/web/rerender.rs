@@ -3,18 +3,18 @@
 //! replaced by the new options plus `depth_from`), which starts a job like any upload; its
 //! video-workers read the kept depth of the original job's segments (`jobs/<id>/depth/`)
 //! instead of running the model, wherever the pieces match.
+use super::auth::Caller;
+use super::control::copy_upload;
 use super::error::{ApiError, ApiResult};
 use super::jobs_api::{load, parse_id};
 use super::state::AppState;
-use super::upload_rules::{input_key_for, random_hex};
 use super::uploads::require_json;
-use super::view::display_name;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::Json;
-use pipeline_core::domain::{JobId, JobOptions, JobStatus};
+use axum::{Extension, Json};
+use pipeline_core::domain::{JobOptions, JobStatus};
 use serde_json::{json, Value};
 
 #[derive(Debug, serde::Deserialize)]
@@ -26,6 +26,7 @@ struct RerenderRequest {
 
 pub async fn rerender(
     State(st): State<AppState>,
+    Extension(caller): Extension<Caller>,
     id: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -44,7 +45,7 @@ pub async fn rerender(
     options
         .validate()
         .map_err(|e| ApiError::bad_request(format!("options: {e}")))?;
-    let job = load(&st, &id).await?;
+    let job = load(&st, &caller, &id).await?;
     if job.status != JobStatus::Completed {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -56,26 +57,7 @@ pub async fn rerender(
         ));
     }
     options.depth_from = Some(id.to_string());
-    let name = display_name(&job.input_key);
-    let key = input_key_for(&name, &random_hex()?);
-    let kept = st
-        .input
-        .head(&job.input_key)
-        .await
-        .map_err(|e| ApiError::backend("read the upload", &e))?;
-    if kept.is_none() {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "input_gone",
-            "the original upload is no longer stored; upload the file again",
-        ));
-    }
-    let etag = st
-        .input
-        .copy_object(&job.input_key, &key, &options.to_metadata())
-        .await
-        .map_err(|e| ApiError::backend("copy the upload", &e))?;
-    let new_id = JobId::derive(&st.res.input_bucket, &key, &etag, "");
+    let (key, new_id) = copy_upload(&st, &job, &options).await?;
     tracing::info!(from = %id, job_id = %new_id, %key, "re-render requested");
     Ok((
         StatusCode::CREATED,

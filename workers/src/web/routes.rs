@@ -1,7 +1,7 @@
 //! The router: API, pages, health check, the auth layer and the request body limit.
 use super::error::ApiError;
 use super::state::AppState;
-use super::{auth, events, jobs_api, pages, preview, rerender, uploads};
+use super::{auth, control, events, jobs_api, pages, preview, rerender, uploads};
 use axum::extract::DefaultBodyLimit;
 use axum::http::Uri;
 use axum::response::IntoResponse;
@@ -34,9 +34,16 @@ pub fn router(state: AppState) -> Router {
             "/api/jobs",
             get(jobs_api::list_jobs).post(uploads::create_job_upload),
         )
+        .route("/api/me", get(jobs_api::me))
         .route("/api/jobs/by-key", get(jobs_api::by_key))
-        .route("/api/jobs/{id}", get(jobs_api::get_job))
+        .route(
+            "/api/jobs/{id}",
+            get(jobs_api::get_job).delete(control::delete),
+        )
         .route("/api/jobs/{id}/results", get(jobs_api::results))
+        .route("/api/jobs/{id}/thumbnail", get(jobs_api::thumbnail))
+        .route("/api/jobs/{id}/cancel", post(control::cancel))
+        .route("/api/jobs/{id}/retry", post(control::retry))
         .route("/api/jobs/{id}/events", get(events::job_events))
         .route("/api/jobs/{id}/rerender", post(rerender::rerender))
         .route(
@@ -74,6 +81,10 @@ mod tests {
         "/api/uploads/{upload_id}/complete",
         "/api/preview",
         "/api/jobs/{id}/rerender",
+        "/api/me",
+        "/api/jobs/{id}/thumbnail",
+        "/api/jobs/{id}/cancel",
+        "/api/jobs/{id}/retry",
     ];
 
     #[test]
@@ -94,7 +105,7 @@ mod tests {
             .step_by(2)
             .filter(|s| s.starts_with("/api/"))
             .collect();
-        assert_eq!(routed.len(), 8, "{routed:?}");
+        assert_eq!(routed.len(), 12, "{routed:?}");
         for path in routed {
             assert!(API_PATHS.contains(&path), "{path} missing from API_PATHS");
         }

@@ -5,8 +5,27 @@ use super::error::{ApiError, ApiResult};
 use axum::http::StatusCode;
 use pipeline_core::domain::keys::{self, KeyKind, INPUT_PREFIX};
 
-/// The one content type uploads may declare (the S3 notification only starts jobs for `.mp4`).
-pub const MP4_TYPE: &str = "video/mp4";
+/// The video files a job takes, by extension, and the content type each is stored with (what the
+/// converter reads; every one of them reaches the chunking queue: its S3 notification filters
+/// on the `input/` prefix alone).
+pub const VIDEO_TYPES: &[(&str, &str)] = &[
+    ("mp4", "video/mp4"),
+    ("m4v", "video/mp4"),
+    ("mov", "video/quicktime"),
+    ("mkv", "video/x-matroska"),
+    ("webm", "video/webm"),
+    ("avi", "video/x-msvideo"),
+    ("ts", "video/mp2t"),
+    ("m2ts", "video/mp2t"),
+    ("mts", "video/mp2t"),
+    ("mpg", "video/mpeg"),
+    ("mpeg", "video/mpeg"),
+    ("wmv", "video/x-ms-wmv"),
+    ("flv", "video/x-flv"),
+    ("3gp", "video/3gpp"),
+];
+/// Photos: converted on the page through `POST /api/preview`, never as a job.
+pub const PHOTO_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png", "webp"];
 /// Longest file name accepted in a request, and longest name part kept in the key.
 pub const MAX_FILENAME_BYTES: usize = 255;
 pub const MAX_STEM_CHARS: usize = 80;
@@ -27,12 +46,37 @@ pub struct NewUpload {
     pub options: pipeline_core::domain::JobOptions,
 }
 
-fn not_mp4(message: String) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "not_mp4", message)
+fn unsupported(message: String) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "unsupported_file", message)
+}
+
+/// The lowercase extension of `name` and its content type, when it is a video file a job takes.
+pub fn video_type(name: &str) -> Option<(String, &'static str)> {
+    let (_, ext) = name.rsplit_once('.')?;
+    let ext = ext.to_ascii_lowercase();
+    let ty = VIDEO_TYPES.iter().find(|(e, _)| *e == ext)?.1;
+    Some((ext, ty))
+}
+
+/// A content type the browser may have given a video (it is replaced by the extension's).
+fn plausible_video_type(ct: &str) -> bool {
+    let essence = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence.is_empty() || essence.starts_with("video/") || essence == "application/octet-stream"
 }
 
 impl NewUpload {
-    /// 400 for a name or content type that is not MP4 or an empty file, 413 above `max_bytes`.
+    /// The content type the upload is stored with (from its extension; call after `validate`).
+    pub fn stored_type(&self) -> &'static str {
+        video_type(self.filename.trim()).map_or("video/mp4", |(_, t)| t)
+    }
+
+    /// 400 for a name that is not a video file a job takes, a content type that is not a
+    /// video's, or an empty file; 413 above `max_bytes`.
     pub fn validate(&self, max_bytes: u64) -> ApiResult<()> {
         let name = self.filename.trim();
         if name.is_empty() || name.len() > MAX_FILENAME_BYTES || name.chars().any(char::is_control)
@@ -41,16 +85,23 @@ impl NewUpload {
                 "filename must be 1..{MAX_FILENAME_BYTES} bytes without control characters"
             )));
         }
-        if !name.to_ascii_lowercase().ends_with(".mp4") {
-            return Err(not_mp4(format!(
-                "only .mp4 files are accepted, not {name:?}"
-            )));
+        if video_type(name).is_none() {
+            let ext = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+            let videos: Vec<&str> = VIDEO_TYPES.iter().map(|(e, _)| *e).collect();
+            return Err(unsupported(match ext {
+                Some(e) if PHOTO_EXTENSIONS.contains(&e.as_str()) => format!(
+                    "{name:?} is a photo: photos are converted on the page (a 3D still), not as a job"
+                ),
+                _ => format!(
+                    "{name:?} is not a video file we take; these are: {}",
+                    videos.join(", ")
+                ),
+            }));
         }
         if let Some(ct) = &self.content_type {
-            let essence = ct.split(';').next().unwrap_or("").trim();
-            if !essence.eq_ignore_ascii_case(MP4_TYPE) {
-                return Err(not_mp4(format!(
-                    "content_type must be {MP4_TYPE}, not {ct:?}"
+            if !plausible_video_type(ct) {
+                return Err(unsupported(format!(
+                    "content_type must be a video's (video/...), not {ct:?}"
                 )));
             }
         }
@@ -76,7 +127,7 @@ impl NewUpload {
     }
 }
 
-/// The name part of an upload's key: the file's base name without `.mp4`, reduced to
+/// The name part of an upload's key: the file's base name without its video extension, reduced to
 /// `[A-Za-z0-9._-]`, at most [`MAX_STEM_CHARS`]; `video` when nothing is left.
 pub fn safe_stem(filename: &str) -> String {
     let base = filename
@@ -84,10 +135,9 @@ pub fn safe_stem(filename: &str) -> String {
         .next()
         .unwrap_or(filename)
         .trim();
-    let stem = if base.to_ascii_lowercase().ends_with(".mp4") {
-        &base[..base.len() - 4]
-    } else {
-        base
+    let stem = match (video_type(base), base.rsplit_once('.')) {
+        (Some(_), Some((stem, _))) => stem,
+        _ => base,
     };
     let mut out = String::new();
     for c in stem.chars() {
@@ -119,10 +169,11 @@ pub fn random_hex() -> ApiResult<String> {
     Ok(hex::encode(b))
 }
 
-/// `input/<random>-<safe stem>.mp4`: unguessable, never overwriting another upload, and within
-/// the notification's `input/` + `.mp4` filter.
+/// `input/<random>-<safe stem>.<ext>`: unguessable, never overwriting another upload, within the
+/// notification's `input/` filter, and keeping the file's video extension (`mp4` otherwise).
 pub fn input_key_for(filename: &str, random: &str) -> String {
-    keys::input_key(&format!("{random}-{}.mp4", safe_stem(filename)))
+    let ext = video_type(filename.trim()).map_or_else(|| "mp4".to_string(), |(e, _)| e);
+    keys::input_key(&format!("{random}-{}.{ext}", safe_stem(filename)))
 }
 
 /// Whether `key` has the shape [`input_key_for`] gives (the only keys the API completes).
@@ -133,10 +184,11 @@ pub fn is_api_upload_key(key: &str) -> bool {
     let Some((random, rest)) = file.split_once('-') else {
         return false;
     };
-    let Some(stem) = rest.strip_suffix(".mp4") else {
+    let Some((stem, ext)) = rest.rsplit_once('.') else {
         return false;
     };
-    random.len() == 32
+    VIDEO_TYPES.iter().any(|(e, _)| *e == ext)
+        && random.len() == 32
         && random
             .bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
@@ -146,11 +198,11 @@ pub fn is_api_upload_key(key: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
-/// Whether `key` is an upload the pipeline would take: `input/...mp4` (the notification filter).
+/// Whether `key` is an upload of a video the pipeline takes: `input/<name>.<video extension>`.
 pub fn is_input_video_key(key: &str) -> bool {
     key.len() <= MAX_KEY_BYTES
         && !key.chars().any(char::is_control)
-        && key.ends_with(".mp4")
+        && video_type(key).is_some()
         && keys::classify(key) == KeyKind::Input
 }
 
@@ -212,6 +264,33 @@ mod tests {
     }
 
     #[test]
+    fn every_video_container_is_taken_with_its_type() {
+        for (name, ty) in [
+            ("Holiday.MOV", "video/quicktime"),
+            ("a.mkv", "video/x-matroska"),
+            ("a.webm", "video/webm"),
+            ("a.m2ts", "video/mp2t"),
+        ] {
+            let r = req(name, 10, Some(""));
+            assert!(r.validate(10).is_ok(), "{name}");
+            assert_eq!(r.stored_type(), ty);
+        }
+        assert!(req("a.mkv", 10, Some("application/octet-stream"))
+            .validate(10)
+            .is_ok());
+        let r = "0123456789abcdef0123456789abcdef";
+        let k = input_key_for("Holiday.MOV", r);
+        assert_eq!(k, format!("input/{r}-Holiday.mov"));
+        assert!(is_api_upload_key(&k) && is_input_video_key(&k));
+        assert!(!is_api_upload_key(&format!("input/{r}-a.txt")));
+        assert!(!is_input_video_key("input/notes.txt"));
+        let e = req("me.jpg", 10, None).validate(10).unwrap_err();
+        assert!(e.message.contains("photo"), "{}", e.message);
+        let e = req("notes.txt", 10, None).validate(10).unwrap_err();
+        assert!(e.message.contains("mkv, webm"), "{}", e.message);
+    }
+
+    #[test]
     fn validation_statuses() {
         assert!(req("a.mp4", 10, Some("video/mp4")).validate(10).is_ok());
         assert!(req("A.MP4", 10, None).validate(10).is_ok());
@@ -219,9 +298,15 @@ mod tests {
             .validate(10)
             .is_ok());
         for (r, status, code) in [
-            (req("a.mov", 10, None), 400, "not_mp4"),
-            (req("a.mp4", 10, Some("video/quicktime")), 400, "not_mp4"),
-            (req("a.mp4.exe", 10, None), 400, "not_mp4"),
+            (req("a.txt", 10, None), 400, "unsupported_file"),
+            (req("a.jpg", 10, None), 400, "unsupported_file"),
+            (
+                req("a.mp4", 10, Some("text/plain")),
+                400,
+                "unsupported_file",
+            ),
+            (req("a.mp4.exe", 10, None), 400, "unsupported_file"),
+            (req("noext", 10, None), 400, "unsupported_file"),
             (req("", 10, None), 400, "bad_request"),
             (req("a\nb.mp4", 10, None), 400, "bad_request"),
             (req(&"x".repeat(300), 10, None), 400, "bad_request"),
@@ -267,7 +352,7 @@ mod tests {
         for bad in [
             "jobs/0123456789abcdef/final.mp4",
             "input/",
-            "input/clip.mov",
+            "input/clip.txt",
             "input/a\n.mp4",
             "segments/0123456789abcdef/00000.ts",
         ] {

@@ -6,16 +6,15 @@
 //! `ETag` header, which the input bucket's CORS rule must expose) rather than the service
 //! listing the parts: fewer permissions, one call less, and moto 5.2.5 answers ListParts with a
 //! root element the SDK refuses (`ListPartsResponse`).
+use super::auth::Caller;
 use super::error::{ApiError, ApiResult};
 use super::state::AppState;
-use super::upload_rules::{
-    input_key_for, is_api_upload_key, plan_parts, random_hex, NewUpload, MP4_TYPE,
-};
+use super::upload_rules::{input_key_for, is_api_upload_key, plan_parts, random_hex, NewUpload};
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::Json;
+use axum::{Extension, Json};
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use pipeline_core::domain::job::now_millis;
 use pipeline_core::domain::JobId;
@@ -84,8 +83,24 @@ fn presign_err(e: pipeline_core::PipelineError) -> ApiError {
     ApiError::internal("presign upload", e)
 }
 
+/// The upload's user metadata: the job options and the uploader (who will own the job).
+pub fn upload_metadata(
+    options: &pipeline_core::domain::JobOptions,
+    caller: &Caller,
+) -> Vec<(String, String)> {
+    let mut meta = options.to_metadata();
+    if let Some(user) = &caller.user {
+        meta.push((
+            pipeline_core::domain::job_options::META_OWNER.to_string(),
+            user.clone(),
+        ));
+    }
+    meta
+}
+
 pub async fn create_job_upload(
     State(st): State<AppState>,
+    Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
@@ -96,10 +111,11 @@ pub async fn create_job_upload(
     let ttl = st.cfg.upload_url_ttl;
     let expires_at = now_millis() + ttl.as_millis() as i64;
 
-    let meta = req.options.to_metadata();
+    let meta = upload_metadata(&req.options, &caller);
+    let content_type = req.stored_type();
     let upload = if req.size <= st.cfg.single_put_max_bytes {
         let p = store
-            .presign_put(&key, ttl, MP4_TYPE, req.size, &meta)
+            .presign_put(&key, ttl, content_type, req.size, &meta)
             .await
             .map_err(presign_err)?;
         json!({
@@ -112,7 +128,7 @@ pub async fn create_job_upload(
         })
     } else {
         let upload_id = store
-            .start_upload(&key, MP4_TYPE, &meta)
+            .start_upload(&key, content_type, &meta)
             .await
             .map_err(|e| ApiError::backend("start the upload", &e))?;
         let plan = plan_parts(req.size, st.cfg.part_bytes);
@@ -318,7 +334,7 @@ mod tests {
             .presign_put(
                 "input/x.mp4",
                 std::time::Duration::from_secs(3600),
-                MP4_TYPE,
+                "video/mp4",
                 1234,
                 &[("stereospot-layout".to_string(), "half-tb".to_string())],
             )
@@ -334,7 +350,7 @@ mod tests {
         assert!(p.url.contains("X-Amz-Expires=3600"), "{}", p.url);
         assert_eq!(p.method, "PUT");
         let h = client_headers(&p);
-        assert_eq!(h["content-type"], MP4_TYPE);
+        assert_eq!(h["content-type"], "video/mp4");
         // The job options are signed metadata: the client must send them as they are.
         assert!(signed.contains("x-amz-meta-stereospot-layout"), "{}", p.url);
         assert_eq!(h["x-amz-meta-stereospot-layout"], "half-tb", "{h}");

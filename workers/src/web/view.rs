@@ -9,11 +9,18 @@ pub struct JobView {
     pub status: JobStatus,
     /// True while the job is still moving (QUEUED, CHUNKING, PROCESSING, REASSEMBLING).
     pub in_progress: bool,
+    /// Who uploaded it (`None`: put in the bucket directly).
+    pub owner: Option<String>,
+    /// While the job waits for a worker: how many unfinished jobs are ahead of it (at most
+    /// [`super::queue::MAX_COUNTED`]). Only single-job reads compute it; lists leave it null.
+    pub queue_position: Option<u32>,
+    /// The input's thumbnail (`GET` it: a redirect to a JPEG), once the input has been probed.
+    pub thumbnail_url: Option<String>,
     pub input_key: String,
     /// The uploaded file's name as the user gave it (the key without its random prefix).
     pub name: String,
     pub created_at: i64,
-    /// When the job ended (COMPLETED or FAILED).
+    /// When the job ended (COMPLETED, FAILED or CANCELLED).
     pub completed_at: Option<i64>,
     pub segments_done: u32,
     pub segments_total: Option<u32>,
@@ -30,7 +37,7 @@ pub struct JobView {
     pub options: Option<pipeline_core::domain::JobOptions>,
 }
 
-/// `input/<32 hex>-<name>.mp4` -> `<name>.mp4`; other keys: the part after `input/`.
+/// `input/<32 hex>-<name>.<ext>` -> `<name>.<ext>`; other keys: the part after `input/`.
 pub fn display_name(input_key: &str) -> String {
     let file = input_key.rsplit('/').next().unwrap_or(input_key);
     match file.split_once('-') {
@@ -41,6 +48,17 @@ pub fn display_name(input_key: &str) -> String {
         }
         _ => file.to_string(),
     }
+}
+
+/// The result's file name: the upload's name without its extension, `-3d.mp4` (the output is
+/// always MP4).
+pub fn download_name(input_key: &str) -> String {
+    let name = display_name(input_key);
+    let stem = match name.rsplit_once('.') {
+        Some((stem, _)) if !stem.is_empty() => stem,
+        _ => name.as_str(),
+    };
+    format!("{stem}-3d.mp4")
 }
 
 impl From<&JobRecord> for JobView {
@@ -56,6 +74,12 @@ impl From<&JobRecord> for JobView {
             job_id: j.job_id.to_string(),
             status: j.status,
             in_progress: !j.status.is_terminal(),
+            owner: j.owner.clone(),
+            queue_position: None,
+            thumbnail_url: j
+                .media
+                .is_some()
+                .then(|| format!("/api/jobs/{}/thumbnail", j.job_id)),
             input_key: j.input_key.clone(),
             name: display_name(&j.input_key),
             created_at: j.created_at,
@@ -128,6 +152,14 @@ mod tests {
         assert_eq!(json["status"], "COMPLETED");
         assert_eq!(json["segments_total"], 3);
         assert!(json["error"].is_null());
+        assert_eq!(
+            json["thumbnail_url"],
+            format!("/api/jobs/{}/thumbnail", j.job_id),
+            "known once the input is probed"
+        );
+        assert!(JobView::from(&JobRecord::new(j.job_id.clone(), "b", key))
+            .thumbnail_url
+            .is_none());
     }
 
     #[test]
@@ -138,5 +170,15 @@ mod tests {
             display_name("input/0123456789abcdef0123456789abcdef-a-b.mp4"),
             "a-b.mp4"
         );
+        assert_eq!(
+            display_name("input/0123456789abcdef0123456789abcdef-Trip.mov"),
+            "Trip.mov"
+        );
+        assert_eq!(
+            download_name("input/0123456789abcdef0123456789abcdef-Trip.mov"),
+            "Trip-3d.mp4"
+        );
+        assert_eq!(download_name("input/clip.mp4"), "clip-3d.mp4");
+        assert_eq!(download_name("input/noext"), "noext-3d.mp4");
     }
 }

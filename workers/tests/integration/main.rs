@@ -31,4 +31,6 @@ mod util;
 #[cfg(feature = "aws")]
 mod web_api;
 #[cfg(feature = "aws")]
+mod web_control;
+#[cfg(feature = "aws")]
 mod web_support;

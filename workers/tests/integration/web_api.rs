@@ -102,10 +102,8 @@ async fn web_api_refuses_bad_requests_and_lists_jobs_from_the_gsis() {
         .header("www-authenticate")
         .unwrap_or("")
         .starts_with("Bearer"));
-    assert_eq!(
-        get(&ui.url("/api/jobs"), Some("wrong-token-0123456789")).0,
-        401
-    );
+    let (s, v) = get(&ui.url("/api/jobs"), Some("wrong-token-0123456789"));
+    assert_eq!((s, code(&v)), (401, "invalid_token"), "{v}");
     let cookie = format!("stereospot_token={TOKEN}");
     assert_eq!(
         get_with(&ui.url("/api/jobs"), &[("cookie", &cookie)]).status,
@@ -138,14 +136,23 @@ async fn web_api_refuses_bad_requests_and_lists_jobs_from_the_gsis() {
     let (s, v) = get(&ui.url("/api/nothing"), Some(TOKEN));
     assert_eq!((s, code(&v)), (404, "not_found"));
 
-    // Upload requests: not MP4, too large, not JSON, malformed.
+    // Upload requests: not a video, too large, not JSON, malformed.
     let post = |body: Value| post_json(&ui.url("/api/jobs"), Some(TOKEN), &body);
     for (body, status, want) in [
-        (json!({"filename": "clip.mov", "size": 10}), 400, "not_mp4"),
         (
-            json!({"filename": "clip.mp4", "size": 10, "content_type": "video/webm"}),
+            json!({"filename": "notes.txt", "size": 10}),
             400,
-            "not_mp4",
+            "unsupported_file",
+        ),
+        (
+            json!({"filename": "photo.jpg", "size": 10}),
+            400,
+            "unsupported_file",
+        ),
+        (
+            json!({"filename": "clip.mp4", "size": 10, "content_type": "text/html"}),
+            400,
+            "unsupported_file",
         ),
         (
             json!({"filename": "clip.mp4", "size": 50_000_001u64}),
@@ -192,8 +199,9 @@ async fn web_api_refuses_bad_requests_and_lists_jobs_from_the_gsis() {
     // by-key: only upload keys, and only existing objects.
     for (key, status) in [
         ("jobs/0123456789abcdef/final.mp4", 400),
-        ("input/clip.mov", 400),
+        ("input/clip.txt", 400),
         ("input/none.mp4", 404),
+        ("input/none.mov", 404),
     ] {
         let (s, v) = get(&ui.url(&format!("/api/jobs/by-key?key={key}")), Some(TOKEN));
         assert_eq!(s, status, "{key}: {v}");

@@ -185,6 +185,23 @@ pub fn get_with(url: &str, headers: &[(&str, &str)]) -> Resp {
     collect(req.call(), &format!("GET {url}"))
 }
 
+/// `method url` with the token, without following redirects.
+pub fn request(method: &str, url: &str, token: Option<&str>) -> Resp {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .into();
+    let m = ureq::http::Method::from_bytes(method.as_bytes()).expect("method");
+    let mut req = ureq::http::Request::builder().method(m).uri(url);
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    let req = req.body(()).expect("request");
+    collect(agent.run(req), &format!("{method} {url}"))
+}
+
 pub fn get(url: &str, token: Option<&str>) -> (u16, Value) {
     let auth = token.map(|t| format!("Bearer {t}"));
     let headers: Vec<(&str, &str)> = auth
