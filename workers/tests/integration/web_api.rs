@@ -798,7 +798,10 @@ async fn web_ui_pages_upload_and_play_in_headless_chromium() {
     ] {
         procs.spawn(bin, name, &[]);
     }
-    let ui = WebUi::start(&cloud, "web-ui", &[]);
+    // Two users who must not see each other's jobs (neither is an admin).
+    let (alice, bob) = ("browser-alice-token-0123456789", "browser-bob-token-0123456789");
+    let users = format!("alice={alice},bob={bob}");
+    let ui = WebUi::start(&cloud, "web-ui", &[("WEB_AUTH_USERS", users.as_str())]);
     let shot = std::env::var("WEB_SCREENSHOT")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|_| root.join("out/web-ui.png"));
@@ -811,7 +814,8 @@ async fn web_ui_pages_upload_and_play_in_headless_chromium() {
         ])
         .current_dir(&root)
         .env("WEB_URL", &ui.base)
-        .env("WEB_TOKEN", TOKEN)
+        .env("WEB_TOKEN", alice)
+        .env("WEB_TOKEN_B", bob)
         .env("WEB_SCREENSHOT", &shot)
         .env("WEB_WORKDIR", cloud.dir.path())
         .output()
