@@ -232,7 +232,8 @@ fn progress_line(job: &JobRecord) -> String {
     )
 }
 
-/// Follow the job until it is COMPLETED (Ok), FAILED or the timeout passes (Err, one line).
+/// Follow the job until it is COMPLETED (Ok), FAILED, CANCELLED or the timeout passes (Err, one
+/// line).
 /// `on_line` gets a progress line whenever the record changes.
 pub async fn follow(
     conf: &SdkConfig,
@@ -273,6 +274,9 @@ pub async fn follow(
                         "job {job_id} FAILED: {}",
                         job.error.as_deref().unwrap_or("(no reason recorded)")
                     ),
+                    JobStatus::Cancelled => {
+                        bail!("job {job_id} was CANCELLED (through the web UI or its API)")
+                    }
                     _ => {}
                 }
             }
