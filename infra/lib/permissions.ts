@@ -17,6 +17,8 @@ export const SQS_SEND = ['sqs:SendMessage'] as const;
 export const S3_READ = ['s3:GetObject'] as const;
 /** Multipart uploads (large final.mp4) run under s3:PutObject, their abort does not. */
 export const S3_WRITE = ['s3:PutObject', 's3:AbortMultipartUpload'] as const;
+/** Removing what a step wrote for a job that was cancelled meanwhile. */
+export const S3_DELETE = ['s3:DeleteObject'] as const;
 /** Listing lets a missing object answer 404 (not 403) to HeadObject/GetObject. */
 export const S3_LIST = ['s3:ListBucket'] as const;
 
@@ -67,7 +69,10 @@ export const WORKER_ACCESS: Record<WorkerName, WorkerAccess> = {
     lists: ['input'],
     objects: [
       { bucket: 'input', keys: 'input/*', actions: S3_READ },
-      { bucket: 'input', keys: 'segments/*', actions: S3_WRITE },
+      // Pieces of a job cancelled while it was cut are deleted again.
+      { bucket: 'input', keys: 'segments/*', actions: [...S3_WRITE, ...S3_DELETE] },
+      // The input's thumbnail for the web UI.
+      { bucket: 'output', keys: 'jobs/*/thumbnail.jpg', actions: S3_WRITE },
     ],
     tables: [{ table: 'jobs', actions: [GET, PUT, UPDATE] }],
   },
@@ -77,9 +82,10 @@ export const WORKER_ACCESS: Record<WorkerName, WorkerAccess> = {
     lists: ['input', 'output'],
     objects: [
       { bucket: 'input', keys: 'segments/*', actions: S3_READ },
-      { bucket: 'output', keys: 'jobs/*/segments/*', actions: [...S3_READ, ...S3_WRITE, 's3:PutObjectTagging'] },
+      // A segment uploaded while its job was cancelled is deleted again (with its depth).
+      { bucket: 'output', keys: 'jobs/*/segments/*', actions: [...S3_READ, ...S3_WRITE, ...S3_DELETE, 's3:PutObjectTagging'] },
       // Kept depth (KEEP_DEPTH): written next to each segment, read back by re-renders.
-      { bucket: 'output', keys: 'jobs/*/depth/*', actions: [...S3_READ, ...S3_WRITE, 's3:PutObjectTagging'] },
+      { bucket: 'output', keys: 'jobs/*/depth/*', actions: [...S3_READ, ...S3_WRITE, ...S3_DELETE, 's3:PutObjectTagging'] },
     ],
     tables: [{ table: 'jobs', actions: [GET, UPDATE] }],
   },
@@ -91,7 +97,8 @@ export const WORKER_ACCESS: Record<WorkerName, WorkerAccess> = {
       { bucket: 'input', keys: 'input/*', actions: S3_READ },
       { bucket: 'input', keys: 'segments/*', actions: S3_READ },
       { bucket: 'output', keys: 'jobs/*/segments/*', actions: S3_READ },
-      { bucket: 'output', keys: 'jobs/*/final.mp4', actions: [...S3_READ, ...S3_WRITE] },
+      // A final.mp4 joined while its job was cancelled is deleted again.
+      { bucket: 'output', keys: 'jobs/*/final.mp4', actions: [...S3_READ, ...S3_WRITE, ...S3_DELETE] },
     ],
     tables: [
       { table: 'jobs', actions: [GET, UPDATE] },

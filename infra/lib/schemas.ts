@@ -5,7 +5,6 @@ import { QueueRole } from './names';
 
 export const KEYS = {
   inputPrefix: 'input/',
-  inputSuffix: '.mp4',
   segmentsPrefix: 'segments/',
   jobsPrefix: 'jobs/',
   outputSuffix: '.mp4',

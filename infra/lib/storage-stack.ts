@@ -45,7 +45,9 @@ export interface NotificationRule {
 
 export const NOTIFICATIONS: Record<BucketRole, readonly NotificationRule[]> = {
   input: [
-    { prefix: KEYS.inputPrefix, suffix: KEYS.inputSuffix, target: 'chunking' },
+    // Every upload under input/, whatever its container: the media-worker probes it and fails a
+    // job that is not a video with the reason (the web UI takes mp4, mov, mkv, webm, ...).
+    { prefix: KEYS.inputPrefix, target: 'chunking' },
     { prefix: KEYS.segmentsPrefix, target: 'video-worker' },
   ],
   // `jobs/` + `.mp4` also matches `jobs/<job>/final.mp4` (the job id cannot be wildcarded);
@@ -99,6 +101,8 @@ export class StorageStack extends Stack {
             'x-amz-meta-stereospot-layout',
             'x-amz-meta-stereospot-divergence',
             'x-amz-meta-stereospot-convergence',
+            // The uploader, signed into the upload: the job's owner.
+            'x-amz-meta-stereospot-owner',
           ],
           exposedHeaders: ['ETag'],
           maxAge: 3600,

@@ -109,8 +109,9 @@ export function loadWebSettings(get: (key: string) => unknown): WebSettings | un
 
 /**
  * What the web-ui may touch (matches workers/src/web): presigned PUTs and multipart uploads into
- * `input/`, HeadObject of uploads (by-key; ListBucket so a missing key is 404, the API never
- * lists), presigned GETs of `final.mp4`, and reads of the Jobs table and its GSIs.
+ * `input/`, HeadObject of uploads (by-key; ListBucket so a missing key is 404), presigned GETs of
+ * `final.mp4` and the thumbnail, reads of the Jobs table and its GSIs, and job control: cancel
+ * (UpdateItem, deleting partial outputs) and delete (the job's objects and records).
  */
 export function webStatements(storage: StorageStack): iam.PolicyStatement[] {
   const input = storage.inputBucket;
@@ -130,13 +131,49 @@ export function webStatements(storage: StorageStack): iam.PolicyStatement[] {
     }),
     new iam.PolicyStatement({
       sid: 'Results',
+      // final.mp4 and the thumbnail are presigned; HeadObject of the thumbnail (GetObject).
       actions: ['s3:GetObject'],
-      resources: [storage.outputBucket.arnForObjects(`${KEYS.jobsPrefix}*/final.mp4`)],
+      resources: [
+        storage.outputBucket.arnForObjects(`${KEYS.jobsPrefix}*/final.mp4`),
+        storage.outputBucket.arnForObjects(`${KEYS.jobsPrefix}*/thumbnail.jpg`),
+      ],
+    }),
+    new iam.PolicyStatement({
+      sid: 'JobCleanup',
+      // Cancel removes a job's partial outputs, delete everything of it (docs/web-api.md).
+      actions: ['s3:DeleteObject'],
+      resources: [
+        input.arnForObjects(`${KEYS.inputPrefix}*`),
+        input.arnForObjects(`${KEYS.segmentsPrefix}*`),
+        storage.outputBucket.arnForObjects(`${KEYS.jobsPrefix}*`),
+      ],
+    }),
+    new iam.PolicyStatement({
+      sid: 'JobListings',
+      // Listing a job's prefixes to delete them (and a missing thumbnail is 404, not 403).
+      actions: ['s3:ListBucket'],
+      resources: [storage.outputBucket.bucketArn],
     }),
     new iam.PolicyStatement({
       sid: 'ReadJobs',
       actions: ['dynamodb:GetItem', 'dynamodb:Query'],
       resources: [jobs.tableArn, `${jobs.tableArn}/index/*`],
+    }),
+    new iam.PolicyStatement({
+      sid: 'ControlJobs',
+      // Cancel (conditional UpdateItem) and delete (the job, its completions and claim).
+      actions: ['dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
+      resources: [jobs.tableArn],
+    }),
+    new iam.PolicyStatement({
+      sid: 'DeleteJobRecords',
+      actions: ['dynamodb:Query', 'dynamodb:DeleteItem'],
+      resources: [storage.segmentCompletionsTable.tableArn],
+    }),
+    new iam.PolicyStatement({
+      sid: 'DeleteJobClaim',
+      actions: ['dynamodb:DeleteItem'],
+      resources: [storage.reassemblyTriggeredTable.tableArn],
     }),
   ];
 }

@@ -11,7 +11,7 @@ const EXPECTED = {
   buckets: {
     input: {
       notifications: [
-        { event: 's3:ObjectCreated:*', prefix: 'input/', suffix: '.mp4', queue: 'chunking' },
+        { event: 's3:ObjectCreated:*', prefix: 'input/', suffix: null, queue: 'chunking' },
         { event: 's3:ObjectCreated:*', prefix: 'segments/', suffix: null, queue: 'video-worker' },
       ],
     },

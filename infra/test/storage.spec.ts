@@ -10,12 +10,12 @@ const queueId = (p: string): string => logicalId(storage, 'AWS::SQS::Queue', p);
 const bucket = (p: string) => storage.findResources('AWS::S3::Bucket')[bucketId(p)];
 
 describe('storage: buckets', () => {
-  it('input bucket notifies input/*.mp4 -> chunking queue and segments/ -> video-worker queue', () => {
+  it('input bucket notifies input/* (any container) -> chunking queue and segments/ -> video-worker queue', () => {
     const configs = bucket('InputBucket').Properties.NotificationConfiguration.QueueConfigurations;
     assert.deepEqual(configs, [
       {
         Event: 's3:ObjectCreated:*',
-        Filter: { S3Key: { Rules: [{ Name: 'prefix', Value: 'input/' }, { Name: 'suffix', Value: '.mp4' }] } },
+        Filter: { S3Key: { Rules: [{ Name: 'prefix', Value: 'input/' }] } },
         Queue: { 'Fn::GetAtt': [queueId('ChunkingQueue'), 'Arn'] },
       },
       {

@@ -153,7 +153,7 @@ describe('web: bearer (default)', () => {
     );
   });
 
-  it('task role: uploads into input/, reads final.mp4 and the Jobs table, nothing else', () => {
+  it('task role: uploads into input/, reads results and the Jobs table, controls jobs, nothing else', () => {
     const task = only(t, 'AWS::ECS::TaskDefinition');
     const roleId = task.TaskRoleArn['Fn::GetAtt'][0];
     const out: string[] = [];
@@ -164,15 +164,25 @@ describe('web: bearer (default)', () => {
       }
     }
     assert.deepEqual(out.sort(), [
+      'dynamodb:DeleteItem JobsTable',
+      'dynamodb:DeleteItem ReassemblyTriggeredTable',
+      'dynamodb:DeleteItem SegmentCompletionsTable',
       'dynamodb:GetItem JobsTable',
       'dynamodb:GetItem JobsTable/index/*',
       'dynamodb:Query JobsTable',
       'dynamodb:Query JobsTable/index/*',
+      'dynamodb:Query SegmentCompletionsTable',
+      'dynamodb:UpdateItem JobsTable',
       's3:AbortMultipartUpload InputBucket/input/*',
+      's3:DeleteObject InputBucket/input/*',
+      's3:DeleteObject InputBucket/segments/*',
+      's3:DeleteObject OutputBucket/jobs/*',
       's3:GetObject InputBucket/input/*',
       's3:GetObject OutputBucket/jobs/*/final.mp4',
+      's3:GetObject OutputBucket/jobs/*/thumbnail.jpg',
       's3:GetObjectTagging InputBucket/input/*',
       's3:ListBucket InputBucket',
+      's3:ListBucket OutputBucket',
       's3:PutObject InputBucket/input/*',
       's3:PutObjectTagging InputBucket/input/*',
     ]);
@@ -200,6 +210,7 @@ describe('web: storage it relies on', () => {
           'x-amz-meta-stereospot-layout',
           'x-amz-meta-stereospot-divergence',
           'x-amz-meta-stereospot-convergence',
+          'x-amz-meta-stereospot-owner',
         ],
         ['ETag'],
       ]],

@@ -74,6 +74,12 @@ pub enum PipelineError {
     /// Work was cancelled (shutdown).
     #[error("cancelled")]
     Cancelled,
+    /// The job was cancelled (or deleted) by its owner while this step worked on it: the step
+    /// stopped and removed what it wrote. The steps answer it themselves; should it reach the
+    /// message loop, its class (job-permanent) deletes the message and the FAILED mark is a
+    /// no-op on a cancelled job.
+    #[error("the job was cancelled")]
+    JobCancelled,
 }
 
 /// I/O errors that say "this machine", not "this input": a full or read-only disk, a quota,

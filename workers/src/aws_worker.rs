@@ -268,6 +268,7 @@ impl WorkerConfig {
                 },
                 // The cloud derives job ids from the object alone: duplicate events, same job.
                 job_salt: String::new(),
+                thumbnails: true,
                 ..Settings::default()
             },
             loop_options: LoopOptions {

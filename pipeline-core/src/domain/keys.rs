@@ -55,6 +55,21 @@ pub fn is_output_depth_key(key: &str) -> bool {
         })
 }
 
+/// A JPEG of the input (made when the job is chunked; the web UI shows it).
+pub fn thumbnail_key(job: &JobId) -> String {
+    format!("{JOBS_PREFIX}{job}/thumbnail.jpg")
+}
+
+/// Everything of a job in the output bucket.
+pub fn output_job_prefix(job: &JobId) -> String {
+    format!("{JOBS_PREFIX}{job}/")
+}
+
+/// A job's kept depth maps.
+pub fn output_depth_prefix(job: &JobId) -> String {
+    format!("{JOBS_PREFIX}{job}/depth/")
+}
+
 pub fn final_key(job: &JobId) -> String {
     format!("{JOBS_PREFIX}{job}/final.mp4")
 }
@@ -143,6 +158,14 @@ mod tests {
         );
         assert!(source_segment_key(&job, 3).starts_with(&source_segments_prefix(&job)));
         assert!(output_segment_key(&job, 3).starts_with(&output_segments_prefix(&job)));
+        for k in [
+            thumbnail_key(&job),
+            final_key(&job),
+            output_depth_key(&job, 1),
+        ] {
+            assert!(k.starts_with(&output_job_prefix(&job)), "{k}");
+        }
+        assert!(output_depth_key(&job, 1).starts_with(&output_depth_prefix(&job)));
         assert_eq!(
             output_segment_key(&job, 3),
             format!("jobs/{job}/segments/00003.mp4")
@@ -160,6 +183,7 @@ mod tests {
             "jobs/0123456789abcdef/segments/-1.mp4",
             "jobs/0123456789abcdef/other.mp4",
             "jobs/0123456789abcdef/depth/00001.mkv",
+            "jobs/0123456789abcdef/thumbnail.jpg",
             "",
         ] {
             assert_eq!(classify(k), KeyKind::Other, "{k}");

@@ -10,6 +10,7 @@ pub mod mkv_raw;
 pub mod output_format;
 pub mod probe;
 pub mod process;
+pub mod thumbnail;
 pub mod timestamps;
 pub mod tracks;
 pub mod trim;

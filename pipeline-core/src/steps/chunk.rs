@@ -1,11 +1,12 @@
 //! Chunk: probe the uploaded video, record the job, split it at keyframes, upload the pieces.
+use super::job_watch::still_wanted;
 use super::{scratch_dir, Context};
 use crate::domain::keys::{self, KeyKind};
 use crate::domain::{JobId, JobOptions, JobRecord, JobStatus, MediaInfo};
 use crate::events::ObjectCreated;
 use crate::media::{self, chunk::segment_container};
 use crate::{PipelineError, Result};
-use tracing::{info, info_span, Instrument};
+use tracing::{info, info_span, warn, Instrument};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ChunkOutcome {
@@ -13,6 +14,9 @@ pub enum ChunkOutcome {
     Ignored,
     /// A redelivery for a job already past chunking: nothing to do.
     AlreadyChunked { job_id: JobId },
+    /// The job was cancelled or deleted while it was being cut: the pieces uploaded so far
+    /// are removed again.
+    Cancelled { job_id: JobId },
     Chunked {
         job_id: JobId,
         segments: u32,
@@ -56,6 +60,10 @@ pub async fn chunk(ctx: &Context, ev: &ObjectCreated) -> Result<ChunkOutcome> {
                 segments,
                 media: Box::new(media),
             }),
+            Err(PipelineError::JobCancelled) => {
+                info!("the job was cancelled while being cut; its pieces are removed");
+                Ok(ChunkOutcome::Cancelled { job_id })
+            }
             Err(e) => Err(e),
         }
     }
@@ -95,6 +103,9 @@ async fn split_and_upload(
         PipelineError::BadInput { reason, .. } => PipelineError::bad_input(name, reason),
         other => other,
     })?;
+    if ctx.settings.thumbnails {
+        thumbnail(ctx, job_id, &input, &media, scratch.path()).await;
+    }
     let ext = segment_container(&media.video_codec);
     let dir = scratch.path().join("pieces");
     let seconds = ctx.settings.segment_seconds;
@@ -115,6 +126,9 @@ async fn split_and_upload(
     // The segment count is recorded before the first piece is uploaded: a fast video-worker can
     // never see a job without its total.
     ctx.jobs.set_chunked(job_id, &media, total).await?;
+    if !still_wanted(&*ctx.jobs, job_id).await? {
+        return Err(PipelineError::JobCancelled);
+    }
     info!(
         segments = total,
         width = media.coded_width,
@@ -129,6 +143,44 @@ async fn split_and_upload(
             ("segment-total".to_string(), total.to_string()),
         ];
         ctx.input.put_file(&key, piece, &meta).await?;
+        // Between pieces: a job cancelled meanwhile gets no more, and loses those it got.
+        if !still_wanted(&*ctx.jobs, job_id).await? {
+            for j in 0..=i as u32 {
+                ctx.input
+                    .delete(&keys::source_segment_key_ext(job_id, j, ext))
+                    .await?;
+            }
+            return Err(PipelineError::JobCancelled);
+        }
     }
     Ok((total, media))
+}
+
+/// The input's thumbnail into the output bucket; a failure is logged, never the job's.
+async fn thumbnail(
+    ctx: &Context,
+    job_id: &JobId,
+    input: &std::path::Path,
+    media: &MediaInfo,
+    scratch: &std::path::Path,
+) {
+    let out = scratch.join("thumbnail.jpg");
+    let made = tokio::task::spawn_blocking({
+        let (input, media, out) = (input.to_path_buf(), media.clone(), out.clone());
+        move || media::thumbnail::write_thumbnail(&input, &media, &out)
+    })
+    .await
+    .map_err(|e| PipelineError::from_join("thumbnail task", e))
+    .and_then(|r| r);
+    let stored = match made {
+        Ok(()) => {
+            ctx.output
+                .put_file(&keys::thumbnail_key(job_id), &out, &[])
+                .await
+        }
+        Err(e) => Err(e),
+    };
+    if let Err(e) = stored {
+        warn!(error = %e, "no thumbnail for this job");
+    }
 }

@@ -10,7 +10,7 @@ use tracing::{info, info_span, Instrument};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CompletionOutcome {
-    /// Not an output segment (e.g. the final.mp4 event).
+    /// Not an output segment (e.g. the final.mp4 event), or one of a job that has ended.
     Ignored,
     Recorded {
         job_id: JobId,
@@ -38,6 +38,11 @@ pub async fn record_completion(
     };
     let span = info_span!("complete", job_id = %job, segment = index);
     async {
+        // A cancelled or deleted job's segments (removed with it) are nobody's to count.
+        if !super::job_watch::still_wanted(&*ctx.jobs, &job).await? {
+            info!("the job has ended; completion not recorded");
+            return Ok(CompletionOutcome::Ignored);
+        }
         let frames = frames_of(ctx, &ev.key).await?;
         let c = ctx.jobs.record_segment(&job, index, frames).await?;
         info!(

@@ -45,6 +45,12 @@ pub struct Settings {
     pub claim_ttl: Duration,
     /// Mixed into job ids (local convert: the settings fingerprint; cloud: "").
     pub job_salt: String,
+    /// How often a rendering segment adds its frames to the job's progress and reads whether
+    /// the job was cancelled (the render stops between frames when it was).
+    pub watch_interval: Duration,
+    /// Write a JPEG of the input next to the job's outputs (`keys::thumbnail_key`) when it is
+    /// chunked: the web UI shows it. Off for `stereospot convert` (nobody looks at it there).
+    pub thumbnails: bool,
 }
 
 impl Default for Settings {
@@ -54,6 +60,8 @@ impl Default for Settings {
             stereo: StereoSettings::default(),
             claim_ttl: Duration::from_secs(900),
             job_salt: String::new(),
+            watch_interval: Duration::from_secs(2),
+            thumbnails: false,
         }
     }
 }

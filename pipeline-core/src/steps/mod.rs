@@ -3,6 +3,7 @@
 pub mod chunk;
 pub mod complete;
 pub mod context;
+pub mod job_watch;
 pub mod reassemble;
 pub mod segment_pipeline;
 pub mod stereo;

@@ -48,14 +48,16 @@ fn secs(d: Duration) -> f64 {
 }
 
 /// Decode `src`, estimate depth, render the stereo layout and encode to `out` (MP4).
-/// `on_frames` is called with the number of frames encoded since its last call.
+/// `on_frames` is called with the number of frames encoded since its last call (every 8
+/// frames) and answers whether to go on: `false` stops the render between frames with
+/// [`PipelineError::JobCancelled`].
 pub fn render_segment(
     src: &Path,
     media: &MediaInfo,
     out: &Path,
     settings: &StereoSettings,
     depth: &mut dyn DepthEstimator,
-    on_frames: &(dyn Fn(u64) + Sync),
+    on_frames: &(dyn Fn(u64) -> bool + Sync),
 ) -> Result<SegmentStats> {
     render_segment_after(src, None, media, out, settings, depth, on_frames)
 }
@@ -83,7 +85,7 @@ pub fn render_segment_after(
     out: &Path,
     settings: &StereoSettings,
     depth: &mut dyn DepthEstimator,
-    on_frames: &(dyn Fn(u64) + Sync),
+    on_frames: &(dyn Fn(u64) -> bool + Sync),
 ) -> Result<SegmentStats> {
     let started = Instant::now();
     let format = output_format::choose(
@@ -428,7 +430,7 @@ fn encode_stage(
     clock: &FrameClock,
     rx: Receiver<Vec<u8>>,
     free: SyncSender<Vec<u8>>,
-    on_frames: &(dyn Fn(u64) + Sync),
+    on_frames: &(dyn Fn(u64) -> bool + Sync),
 ) -> Result<(u64, Duration)> {
     let (mut n, mut busy) = (0u64, Duration::ZERO);
     let mut unreported = 0u64;
@@ -440,8 +442,13 @@ fn encode_stage(
         n += 1;
         unreported += 1;
         if unreported >= 8 {
-            on_frames(unreported);
+            let go_on = on_frames(unreported);
             unreported = 0;
+            if !go_on {
+                // Dropping the encoder ends ffmpeg; the stages upstream stop when their
+                // channel closes.
+                return Err(PipelineError::JobCancelled);
+            }
         }
     }
     let t = Instant::now();

@@ -3,6 +3,7 @@ use super::{scratch_dir, Context, SegmentStats};
 use crate::domain::keys::{self, KeyKind};
 use crate::domain::JobId;
 use crate::events::ObjectCreated;
+use crate::steps::job_watch::{still_wanted, watched, JobWatch};
 use crate::steps::segment_pipeline::{render_segment_after, Previous};
 use crate::{PipelineError, Result};
 use tracing::{info, info_span, warn, Instrument};
@@ -13,8 +14,14 @@ pub const FRAMES_META: &str = "frames";
 #[derive(Debug, Clone, PartialEq)]
 pub enum StereoOutcome {
     Ignored,
-    /// The job is finished or failed: nothing to do.
+    /// The job is finished, failed, cancelled or deleted: nothing to do.
     Skipped {
+        job_id: JobId,
+        index: u32,
+    },
+    /// The job was cancelled (or deleted) while the segment rendered: the render stopped
+    /// between frames and nothing of it stays in the output bucket.
+    Cancelled {
         job_id: JobId,
         index: u32,
     },
@@ -96,14 +103,16 @@ async fn render_one(
     job_id: &JobId,
     index: u32,
 ) -> Result<StereoOutcome> {
+    // Pieces are made only for recorded jobs: a piece of no job is one whose job was deleted.
     let Some(job) = ctx.jobs.get_job(job_id).await? else {
-        return Err(PipelineError::State(format!(
-            "segment {} belongs to no known job",
-            ev.key
-        )));
+        info!("the job was deleted; segment skipped");
+        return Ok(StereoOutcome::Skipped {
+            job_id: job_id.clone(),
+            index,
+        });
     };
     if job.status.is_terminal() {
-        info!(status = %job.status, "job already finished; segment skipped");
+        info!(status = %job.status, "job already ended; segment skipped");
         return Ok(StereoOutcome::Skipped {
             job_id: job_id.clone(),
             index,
@@ -162,8 +171,14 @@ async fn render_one(
     let out = scratch.path().join("stereo.mp4");
     let progress = ctx.progress.clone();
     let (job2, out2) = (job_id.clone(), out.clone());
-    let stats = tokio::task::spawn_blocking(move || {
-        let report = |n: u64| progress.frames_rendered(&job2, index, n);
+    // Frames reach the job's progress while the segment renders, and a cancel stops it.
+    let mut watch = JobWatch::new();
+    let handle = watch.handle.clone();
+    let render = tokio::task::spawn_blocking(move || {
+        let report = |n: u64| {
+            progress.frames_rendered(&job2, index, n);
+            handle.frames(n)
+        };
         render_segment_after(
             &src,
             previous.as_deref().map(|path| Previous { path, open_gop }),
@@ -173,17 +188,32 @@ async fn render_one(
             estimator.as_mut(),
             &report,
         )
+    });
+    let rendered = watched(ctx, job_id, &mut watch, async {
+        render
+            .await
+            .map_err(|e| PipelineError::from_join("render task", e))?
     })
-    .await
-    .map_err(|e| PipelineError::from_join("render task", e))?
-    .map_err(|e| match e {
-        // A segment that does not decode is corrupt input. A tool that is missing or was killed
-        // (out of memory) is a `Worker` error and stays one.
-        PipelineError::Media { tool, reason } => {
-            PipelineError::bad_input(&ev.key, format!("{tool}: {reason}"))
+    .await;
+    let stats = match rendered {
+        // Stopped on purpose (whatever the stages said as they were cut off).
+        Err(_) if watch.handle.stopped() => {
+            info!("render stopped: the job was cancelled");
+            return Ok(StereoOutcome::Cancelled {
+                job_id: job_id.clone(),
+                index,
+            });
         }
-        other => other,
-    })?;
+        Err(PipelineError::Media { tool, reason }) => {
+            // A segment that does not decode is corrupt input. A tool that is missing or was
+            // killed (out of memory) is a `Worker` error and stays one.
+            return Err(PipelineError::bad_input(
+                &ev.key,
+                format!("{tool}: {reason}"),
+            ));
+        }
+        other => other?,
+    };
     let meta = vec![(FRAMES_META.to_string(), stats.frames.to_string())];
     if ctx.settings.stereo.keep_depth {
         // Before the stereo segment: a segment that exists always has its depth.
@@ -192,8 +222,17 @@ async fn render_one(
         ctx.output.put_file(&key, &depth, &meta).await?;
     }
     ctx.output.put_file(&out_key, &out, &meta).await?;
-    if let Err(e) = ctx.jobs.add_frame_progress(job_id, stats.frames).await {
-        warn!(error = %e, "frame progress not recorded");
+    // Cancelled while uploading: what this segment wrote must not outlive the job.
+    if !still_wanted(&*ctx.jobs, job_id).await? {
+        ctx.output.delete(&out_key).await?;
+        ctx.output
+            .delete(&keys::output_depth_key(job_id, index))
+            .await?;
+        info!("the job was cancelled; the uploaded segment removed");
+        return Ok(StereoOutcome::Cancelled {
+            job_id: job_id.clone(),
+            index,
+        });
     }
     ctx.progress.segment_rendered(job_id, index, &stats);
     info!(

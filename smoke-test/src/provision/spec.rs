@@ -90,14 +90,14 @@ pub struct NotificationRule {
     pub queue: QueueRole,
 }
 
-/// Input `input/*.mp4` -> chunking; input `segments/` -> video-worker; output `jobs/*.mp4` ->
+/// Input `input/*` (any container: the media-worker probes it) -> chunking; input `segments/` -> video-worker; output `jobs/*.mp4` ->
 /// segment-output (the reassembler ignores final.mp4 events).
 pub const NOTIFICATIONS: &[NotificationRule] = &[
     NotificationRule {
         bucket: BucketRole::Input,
-        id: "chunking-input-mp4",
+        id: "chunking-input",
         prefix: Some("input/"),
-        suffix: Some(".mp4"),
+        suffix: None,
         queue: QueueRole::Chunking,
     },
     NotificationRule {

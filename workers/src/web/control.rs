@@ -50,7 +50,7 @@ async fn delete_prefix(store: &dyn ObjectStore, prefix: &str) -> ApiResult<usize
 async fn delete_partial_outputs(st: &AppState, id: &JobId) -> ApiResult<usize> {
     let mut n = delete_prefix(&*st.input, &keys::source_segments_prefix(id)).await?;
     n += delete_prefix(&*st.output, &keys::output_segments_prefix(id)).await?;
-    n += delete_prefix(&*st.output, &format!("{}{id}/depth/", keys::JOBS_PREFIX)).await?;
+    n += delete_prefix(&*st.output, &keys::output_depth_prefix(id)).await?;
     let final_key = keys::final_key(id);
     st.output
         .delete(&final_key)
@@ -110,7 +110,7 @@ pub async fn delete(
     let job = load(&st, &caller, &id).await?;
     cancel_running(&st, &job).await?;
     let mut removed = delete_prefix(&*st.input, &keys::source_segments_prefix(&id)).await?;
-    removed += delete_prefix(&*st.output, &format!("{}{id}/", keys::JOBS_PREFIX)).await?;
+    removed += delete_prefix(&*st.output, &keys::output_job_prefix(&id)).await?;
     st.input
         .delete(&job.input_key)
         .await

@@ -69,11 +69,6 @@ pub async fn get_job(
     Ok(Json(view_of(&st, &job).await))
 }
 
-/// Where the media-worker puts an input's thumbnail (output bucket).
-pub fn thumbnail_key(id: &JobId) -> String {
-    format!("{}{id}/thumbnail.jpg", keys::JOBS_PREFIX)
-}
-
 /// `GET /api/jobs/{id}/thumbnail`: 302 to a presigned JPEG of the input, 404 while none exists.
 pub async fn thumbnail(
     State(st): State<AppState>,
@@ -82,7 +77,7 @@ pub async fn thumbnail(
 ) -> ApiResult<Response> {
     let id = parse_id(id)?;
     load(&st, &caller, &id).await?;
-    let key = thumbnail_key(&id);
+    let key = keys::thumbnail_key(&id);
     st.output
         .head(&key)
         .await

@@ -187,7 +187,7 @@ async fn coordination_bench() {
         let s = tokio::task::spawn_blocking(move || {
             use pipeline_core::ports::DepthEstimatorFactory;
             let mut est = depth.create().expect("estimator");
-            render_segment(&src, &media, &out, &settings, est.as_mut(), &|_| {})
+            render_segment(&src, &media, &out, &settings, est.as_mut(), &|_| true)
         })
         .await
         .expect("task")

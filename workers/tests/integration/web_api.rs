@@ -799,7 +799,10 @@ async fn web_ui_pages_upload_and_play_in_headless_chromium() {
         procs.spawn(bin, name, &[]);
     }
     // Two users who must not see each other's jobs (neither is an admin).
-    let (alice, bob) = ("browser-alice-token-0123456789", "browser-bob-token-0123456789");
+    let (alice, bob) = (
+        "browser-alice-token-0123456789",
+        "browser-bob-token-0123456789",
+    );
     let users = format!("alice={alice},bob={bob}");
     let ui = WebUi::start(&cloud, "web-ui", &[("WEB_AUTH_USERS", users.as_str())]);
     let shot = std::env::var("WEB_SCREENSHOT")
