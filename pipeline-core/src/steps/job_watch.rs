@@ -7,6 +7,7 @@ use crate::ports::JobStore;
 use crate::Result;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 use tracing::{info, warn};
 
 /// Whether the job is still wanted: it exists and has not ended. A read that fails says yes
@@ -51,15 +52,15 @@ impl JobWatch {
     }
 
     /// Report the frames since the last look, then look at the job.
-    pub async fn tick(&mut self, ctx: &Context, id: &JobId) {
+    pub async fn tick(&mut self, jobs: &dyn JobStore, id: &JobId) {
         let total = self.handle.rendered.load(Ordering::Relaxed);
         if total > self.reported {
-            match ctx.jobs.add_frame_progress(id, total - self.reported).await {
+            match jobs.add_frame_progress(id, total - self.reported).await {
                 Ok(()) => self.reported = total,
                 Err(e) => warn!(error = %e, "frame progress not recorded"),
             }
         }
-        match still_wanted(&*ctx.jobs, id).await {
+        match still_wanted(jobs, id).await {
             Ok(true) => {}
             Ok(false) => {
                 if !self.handle.stop.swap(true, Ordering::Relaxed) {
@@ -83,15 +84,111 @@ pub async fn watched<T, F>(ctx: &Context, id: &JobId, watch: &mut JobWatch, work
 where
     F: std::future::Future<Output = Result<T>>,
 {
+    watched_with(&*ctx.jobs, ctx.settings.watch_interval, id, watch, work).await
+}
+
+/// [`watched`] over a job store and an interval.
+pub async fn watched_with<T, F>(
+    jobs: &dyn JobStore,
+    every: Duration,
+    id: &JobId,
+    watch: &mut JobWatch,
+    work: F,
+) -> Result<T>
+where
+    F: std::future::Future<Output = Result<T>>,
+{
     tokio::pin!(work);
-    let mut every = tokio::time::interval(ctx.settings.watch_interval);
+    let mut every = tokio::time::interval(every);
     every.tick().await; // the first tick is immediate
     let out = loop {
         tokio::select! {
             r = &mut work => break r,
-            _ = every.tick() => watch.tick(ctx, id).await,
+            _ = every.tick() => watch.tick(jobs, id).await,
         }
     };
-    watch.tick(ctx, id).await;
+    watch.tick(jobs, id).await;
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapters::local::SqliteJobStore;
+    use crate::domain::{JobRecord, JobStatus};
+
+    /// A stand-in render: `frames` frames, one every 10 ms, stopping when told to.
+    fn render(handle: WatchHandle, frames: u64) -> impl std::future::Future<Output = Result<u64>> {
+        async move {
+            tokio::task::spawn_blocking(move || {
+                for _ in 0..frames {
+                    std::thread::sleep(Duration::from_millis(10));
+                    if !handle.frames(1) {
+                        return Err(crate::PipelineError::JobCancelled);
+                    }
+                }
+                Ok(frames)
+            })
+            .await
+            .map_err(|e| crate::PipelineError::from_join("render", e))?
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn progress_moves_during_the_work_and_a_cancel_stops_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let jobs = SqliteJobStore::open(&dir.path().join("jobs.db")).unwrap();
+        let id = JobId::derive("b", "input/a.mp4", "e", "");
+        jobs.create_job(&JobRecord::new(id.clone(), "b", "input/a.mp4"))
+            .await
+            .unwrap();
+        jobs.set_status(&id, JobStatus::Processing).await.unwrap();
+
+        // Progress is reported while the work runs, and exactly the frames done in the end.
+        let mut w = JobWatch::new();
+        let work = render(w.handle.clone(), 40);
+        let every = Duration::from_millis(50);
+        let seen = std::sync::Mutex::new(Vec::new());
+        let sample = async {
+            for _ in 0..6 {
+                tokio::time::sleep(Duration::from_millis(60)).await;
+                let f = jobs.get_job(&id).await.unwrap().unwrap().frames_done;
+                seen.lock().unwrap().push(f);
+            }
+        };
+        let (done, ()) = tokio::join!(watched_with(&jobs, every, &id, &mut w, work), sample);
+        assert_eq!(done.unwrap(), 40);
+        let seen = seen.into_inner().unwrap();
+        assert!(
+            seen.iter().any(|f| *f > 0 && *f < 40),
+            "progress moved mid-way: {seen:?}"
+        );
+        assert_eq!(jobs.get_job(&id).await.unwrap().unwrap().frames_done, 40);
+
+        // Cancelled meanwhile: the work stops well before its end.
+        let mut w = JobWatch::new();
+        let work = render(w.handle.clone(), 1000);
+        let cancel = async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            assert!(jobs.cancel_job(&id).await.unwrap());
+        };
+        let (r, ()) = tokio::join!(watched_with(&jobs, every, &id, &mut w, work), cancel);
+        assert!(
+            matches!(r, Err(crate::PipelineError::JobCancelled)),
+            "{r:?}"
+        );
+        assert!(w.handle.stopped());
+        let frames = jobs.get_job(&id).await.unwrap().unwrap().frames_done;
+        assert!(frames < 40 + 100, "stopped within a few ticks: {frames}");
+
+        // Deleted: the same.
+        let mut w = JobWatch::new();
+        jobs.delete_job(&id).await.unwrap();
+        let work = render(w.handle.clone(), 1000);
+        let r = watched_with(&jobs, every, &id, &mut w, work).await;
+        assert!(
+            matches!(r, Err(crate::PipelineError::JobCancelled)),
+            "{r:?}"
+        );
+    }
 }

@@ -417,19 +417,33 @@ async fn web_api_cancel_stops_the_workers_and_retry_and_delete_finish_the_story(
     let started = Instant::now();
     let cloud = cloud("web-control").await;
     let mut procs = Procs::new(&cloud);
-    procs.spawn(Bin::Media, "media", &[]);
+    // One segment a film: the cancel must land inside a segment, between frames.
+    procs.spawn(Bin::Media, "media", &[("SEGMENT_SECONDS", "60")]);
     let video = procs.spawn(Bin::Video, "video", &[]);
     procs.spawn(Bin::Reassembler, "reassembler", &[]);
     let ui = WebUi::start(&cloud, "web-ui", &[("WEB_AUTH_USERS", USERS)]);
     let dir = cloud.dir.path();
 
-    // A film long enough to be cancelled mid-way: 20 s, ten 2-s segments.
-    let long = clip(dir, "long.mkv", "640x360", 20, 24, true);
+    // A film long enough to be cancelled mid-way (864 frames of 720p, several seconds), in
+    // Matroska (any container reaches the pipeline).
+    let long = clip(dir, "long.mkv", "1280x720", 36, 24, true);
     let id = upload(&cloud, &ui, &long, "long film.mkv").await;
-    let v = wait_job(&ui, &procs, &id, "the long job starts", 90, |v| {
-        v["status"] == "PROCESSING"
-    });
+    // Frames count while the segment renders (the worker reports every 2 s), not at its end.
+    let v = wait_job(
+        &ui,
+        &procs,
+        &id,
+        "progress inside the first segment",
+        120,
+        |v| v["frames_done"].as_u64().unwrap_or(0) > 0,
+    );
     assert_eq!(v["owner"], "alice");
+    assert_eq!(
+        (v["segments_total"].as_u64(), v["segments_done"].as_u64()),
+        (Some(1), Some(0)),
+        "{v}"
+    );
+    assert!(v["frames_done"].as_u64() < Some(864), "{v}");
     let id_parsed = JobId::parse(&id).expect("id");
     let (s, v) = post_json(
         &ui.url(&format!("/api/jobs/{id}/cancel")),
@@ -450,6 +464,27 @@ async fn web_api_cancel_stops_the_workers_and_retry_and_delete_finish_the_story(
         procs.alive(video),
         "the video-worker keeps running\n{}",
         procs.dump()
+    );
+    // The input's thumbnail: a JPEG of the display size, 320 px wide.
+    let r = request(
+        "GET",
+        &ui.url(&format!("/api/jobs/{next}/thumbnail")),
+        Some(ALICE),
+    );
+    assert_eq!(r.status, 302, "{}\n{}", r.text(), procs.dump());
+    let img = get_with(r.header("location").expect("location"), &[]);
+    assert!(
+        img.status == 200 && img.body.starts_with(&[0xff, 0xd8]),
+        "not a JPEG"
+    );
+    let jpg = dir.join("thumb.jpg");
+    std::fs::write(&jpg, &img.body).expect("write");
+    let p = util::probe(&jpg);
+    let s = &p["streams"][0];
+    assert_eq!(
+        (s["width"].as_u64(), s["height"].as_u64()),
+        (Some(320), Some(240)),
+        "{p}"
     );
     let (_, v) = get(&ui.url(&format!("/api/jobs/{id}")), Some(ALICE));
     assert_eq!(v["status"], "CANCELLED", "{v}");
@@ -476,6 +511,14 @@ async fn web_api_cancel_stops_the_workers_and_retry_and_delete_finish_the_story(
         k.extend(out.list(&format!("jobs/{id}/depth/")).await.expect("list"));
         k
     };
+    // The video-worker stopped mid-segment, between frames.
+    assert!(
+        procs
+            .log(video)
+            .contains("render stopped: the job was cancelled"),
+        "the video-worker did not stop between frames\n{}",
+        procs.dump()
+    );
     assert!(
         eventually(Duration::from_secs(20), || async {
             leftovers().await.is_empty()
@@ -497,7 +540,7 @@ async fn web_api_cancel_stops_the_workers_and_retry_and_delete_finish_the_story(
     let v = wait_job(&ui, &procs, &again, "the retried job completes", 300, |v| {
         v["status"] == "COMPLETED"
     });
-    assert_eq!(v["frames_done"], 480, "{v}");
+    assert_eq!(v["frames_done"], 864, "{v}");
 
     // A file that is not a video fails with a reason; its retry is a new job that fails too.
     let junk = dir.join("junk.mp4");
@@ -520,6 +563,38 @@ async fn web_api_cancel_stops_the_workers_and_retry_and_delete_finish_the_story(
     wait_job(&ui, &procs, &bad2, "the retried junk fails", 90, |v| {
         v["status"] == "FAILED"
     });
+
+    // Not a video, put in the bucket directly (any key under input/ starts a job): FAILED once
+    // with a reason, seen by the admin.
+    let notes = dir.join("notes.txt");
+    std::fs::write(&notes, "shopping list").expect("notes");
+    inp.put_file("input/notes.txt", &notes, &[])
+        .await
+        .expect("put notes");
+    let head = inp
+        .head("input/notes.txt")
+        .await
+        .expect("head")
+        .expect("notes");
+    let notes_id = JobId::derive(&cloud.res.input_bucket, "input/notes.txt", &head.etag, "");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let failed = loop {
+        let (s, v) = get(&ui.url(&format!("/api/jobs/{notes_id}")), Some(TOKEN));
+        if s == 200 && v["status"] == "FAILED" {
+            break v;
+        }
+        assert!(Instant::now() < deadline, "{s} {v}\n{}", procs.dump());
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(
+        failed["error"].as_str().unwrap_or("").contains("notes.txt"),
+        "{failed}"
+    );
+    assert_eq!(
+        get(&ui.url(&format!("/api/jobs/{notes_id}")), Some(ALICE)).0,
+        404,
+        "not alice's"
+    );
 
     // Delete the finished retry: record, result and upload gone.
     let again_id = JobId::parse(&again).expect("id");
