@@ -118,20 +118,18 @@ mod tests {
     use crate::domain::{JobRecord, JobStatus};
 
     /// A stand-in render: `frames` frames, one every 10 ms, stopping when told to.
-    fn render(handle: WatchHandle, frames: u64) -> impl std::future::Future<Output = Result<u64>> {
-        async move {
-            tokio::task::spawn_blocking(move || {
-                for _ in 0..frames {
-                    std::thread::sleep(Duration::from_millis(10));
-                    if !handle.frames(1) {
-                        return Err(crate::PipelineError::JobCancelled);
-                    }
+    async fn render(handle: WatchHandle, frames: u64) -> Result<u64> {
+        tokio::task::spawn_blocking(move || {
+            for _ in 0..frames {
+                std::thread::sleep(Duration::from_millis(10));
+                if !handle.frames(1) {
+                    return Err(crate::PipelineError::JobCancelled);
                 }
-                Ok(frames)
-            })
-            .await
-            .map_err(|e| crate::PipelineError::from_join("render", e))?
-        }
+            }
+            Ok(frames)
+        })
+        .await
+        .map_err(|e| crate::PipelineError::from_join("render", e))?
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

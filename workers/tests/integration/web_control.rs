@@ -191,7 +191,7 @@ async fn web_api_users_see_and_control_only_their_own_jobs() {
         jpg.to_str().expect("utf-8"),
     ]);
     out.put_file(&thumb, &jpg, &[]).await.expect("thumbnail");
-    let upload_key = format!("input/owned-2.mp4");
+    let upload_key = "input/owned-2.mp4".to_string();
     put_object(
         &inp,
         dir,
