@@ -41,7 +41,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
 /// Scripts and styles only from this origin; uploads (XHR) and playback go to S3's presigned
 /// URLs, on another origin.
 pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
-    img-src 'self' data: blob:; connect-src 'self' https: http:; media-src 'self' https: http: blob:; \
+    img-src 'self' data: blob: https: http:; connect-src 'self' https: http:; media-src 'self' https: http: blob:; \
     object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 fn respond(content_type: &'static str, body: &'static str) -> Response {

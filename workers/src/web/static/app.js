@@ -11,30 +11,47 @@ const Stereo = (() => {
     document.cookie = `${COOKIE}=${encodeURIComponent(token)}; Path=/; SameSite=Strict; Max-Age=2592000${secure}`;
   }
 
-  let pendingPrompt = null;
-  /** Ask for the access token once (concurrent 401s share the prompt). */
-  function askToken(message) {
-    if (pendingPrompt) return pendingPrompt;
-    pendingPrompt = new Promise((resolve) => {
+  function clearToken() {
+    document.cookie = `${COOKIE}=; Path=/; SameSite=Strict; Max-Age=0`;
+  }
+
+  // Sign-in: one form for the whole page (concurrent 401s share it). `why` is the API's code:
+  // `invalid_token` (a token was sent and nobody has it) or `unauthorized` (none was sent).
+  let pendingSignIn = null;
+  function askToken(why) {
+    if (pendingSignIn) return pendingSignIn;
+    pendingSignIn = new Promise((resolve) => {
       const overlay = el('div', { class: 'overlay', role: 'dialog', 'aria-modal': 'true', 'aria-labelledby': 'token-title' });
-      const input = el('input', { type: 'password', id: 'token-input', autocomplete: 'current-password', required: '' });
+      const input = el('input', {
+        type: 'password', id: 'token-input', name: 'token', autocomplete: 'current-password',
+        required: '', 'aria-describedby': 'token-help token-error',
+      });
+      const wrong = why === 'invalid_token';
+      const message = el('p', { id: 'token-error', class: 'error', role: 'alert' },
+        wrong ? 'That access token was not accepted. Check it and try again.' : '');
+      message.hidden = !wrong;
       const form = el('form', { class: 'card', id: 'token-form' },
-        el('h2', { id: 'token-title' }, 'Access token'),
-        el('p', { class: 'hint' }, message || 'This service needs its access token.'),
+        el('h2', { id: 'token-title' }, 'Sign in'),
+        el('p', { class: 'hint', id: 'token-help' },
+          'This service is private. Enter the access token you were given by whoever runs it.'),
+        el('label', { for: 'token-input' }, 'Access token'),
         input,
-        el('button', { type: 'submit' }, 'Continue'));
+        message,
+        el('button', { type: 'submit', id: 'token-submit' }, 'Sign in'));
       form.addEventListener('submit', (ev) => {
         ev.preventDefault();
-        setToken(input.value.trim());
+        const token = input.value.trim();
+        if (!token) return;
+        setToken(token);
         overlay.remove();
-        pendingPrompt = null;
+        pendingSignIn = null;
         resolve();
       });
       overlay.append(form);
       document.body.append(overlay);
       input.focus();
     });
-    return pendingPrompt;
+    return pendingSignIn;
   }
 
   /** Call the JSON API; throws an Error with .status and .code on failure. */
@@ -43,11 +60,16 @@ const Stereo = (() => {
     if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
     const resp = await fetch(path, { credentials: 'same-origin', ...opts, headers });
     if (resp.status === 401) {
-      await askToken(resp.headers.get('www-authenticate') ? undefined : 'Sign-in required.');
+      let code = 'unauthorized';
+      try {
+        code = (await resp.json()).error.code || code;
+      } catch (_) { /* not JSON: ask anyway */ }
+      await askToken(code);
       return api(path, opts);
     }
     // `raw`: the answer is not JSON (an image); give the body as a Blob.
     if (opts.raw && resp.ok) return resp.blob();
+    if (resp.status === 204) return null;
     let body = null;
     try {
       body = await resp.json();
@@ -61,6 +83,21 @@ const Stereo = (() => {
       throw err;
     }
     return body;
+  }
+
+  /** Who is signed in (asks for the token first when needed); shown in the header bar. */
+  async function me() {
+    const who = await api('/api/me');
+    const bar = document.querySelector('.bar');
+    if (bar && who.user && !document.getElementById('who')) {
+      const out = el('button', { type: 'button', id: 'sign-out', class: 'linkish' }, 'Sign out');
+      out.addEventListener('click', () => {
+        clearToken();
+        location.assign('/');
+      });
+      bar.append(el('p', { id: 'who', class: 'who' }, el('span', {}, `Signed in as ${who.user}`), ' ', out));
+    }
+    return who;
   }
 
   function el(tag, attrs = {}, ...children) {
@@ -104,6 +141,7 @@ const Stereo = (() => {
     REASSEMBLING: 'Finishing',
     COMPLETED: 'Done',
     FAILED: 'Failed',
+    CANCELLED: 'Cancelled',
   };
   function words(status) {
     return WORDS[status] || status;
@@ -171,5 +209,31 @@ const Stereo = (() => {
 
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-  return { api, askToken, setToken, el, bytes, time, words, settingsForm, duration, percent, sleep };
+  // The files a job takes (the converter's video containers) and the photos the page converts
+  // itself (through the preview); the API checks the same list.
+  const VIDEO_EXT = ['mp4', 'm4v', 'mov', 'mkv', 'webm', 'avi', 'ts', 'm2ts', 'mts', 'mpg', 'mpeg', 'wmv', 'flv', '3gp'];
+  const PHOTO_EXT = ['jpg', 'jpeg', 'png', 'webp'];
+  function kindOf(name) {
+    const ext = (name.split('.').pop() || '').toLowerCase();
+    if (!name.includes('.')) return null;
+    if (VIDEO_EXT.includes(ext)) return 'video';
+    if (PHOTO_EXT.includes(ext)) return 'photo';
+    return null;
+  }
+
+  // A failure reason in plain words: no storage keys, no tool names (those are under Details).
+  function plain(reason) {
+    const r = String(reason || '')
+      .replace(/input\/[0-9a-f]{32}-/g, '')
+      .replace(/\b[0-9a-f]{32}-/g, '')
+      .replace(/segments\/[0-9a-f]{16}\/\d+\.\w+/g, 'a piece of the video');
+    if (/not a video|invalid data|no video stream/i.test(r)) return 'this file is not a video we can read.';
+    if (/truncated|end of file|moov atom/i.test(r)) return 'the file is incomplete (cut off while it was copied?).';
+    if (/audio[- ]only|no video/i.test(r)) return 'the file has sound but no picture.';
+    if (/job options|stereospot-/i.test(r)) return `the chosen 3D settings were refused (${r.replace(/^.*?job options: /, '')}).`;
+    if (/gave up after/i.test(r)) return 'the service kept failing on this file; try again later.';
+    return r.replace(/^[^:]*\.\w{2,4}: /, '').replace(/\bffmpeg\b:? ?/g, '').replace(/\bffprobe\b:? ?/g, '');
+  }
+
+  return { api, askToken, setToken, me, el, bytes, time, words, settingsForm, duration, percent, sleep, kindOf, plain, VIDEO_EXT, PHOTO_EXT };
 })();

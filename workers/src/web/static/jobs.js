@@ -11,13 +11,22 @@
     if (job.status === 'COMPLETED') {
       sub = `finished ${Stereo.time(job.completed_at)}, took ${Stereo.duration(job.completed_at - job.created_at)}`;
     } else if (job.status === 'FAILED') {
-      sub = 'could not be converted: open it for the reason';
+      sub = `could not be converted: ${Stereo.plain(job.error)}`;
+    } else if (job.status === 'CANCELLED') {
+      sub = `cancelled ${Stereo.time(job.completed_at)}`;
     } else {
       const pct = job.frames_total ? `, ${Stereo.percent(job.frames_done, job.frames_total)} %` : '';
       sub = `uploaded ${Stereo.time(job.created_at)}${pct}`;
     }
+    const thumb = Stereo.el('img', { class: 'thumb', alt: '', loading: 'lazy' });
+    thumb.hidden = true;
+    if (job.thumbnail_url) {
+      thumb.onload = () => { thumb.hidden = false; };
+      thumb.src = job.thumbnail_url;
+    }
     return Stereo.el('li', {},
       Stereo.el('a', { href: `/jobs/${job.job_id}`, 'data-job-id': job.job_id },
+        thumb,
         Stereo.el('span', { class: 'name' }, job.name),
         Stereo.el('span', { class: `badge ${job.status}` }, Stereo.words(job.status)),
         Stereo.el('span', { class: 'sub' }, sub)));
@@ -56,6 +65,15 @@
     return { load, onlyFirstPage: () => pages <= 1 };
   }
 
+  if (new URLSearchParams(location.search).has('deleted')) {
+    const n = document.getElementById('notice');
+    n.textContent = 'The job and its files were deleted.';
+    n.hidden = false;
+  }
+  Stereo.me().catch((e) => {
+    error.textContent = e.message;
+    error.hidden = false;
+  });
   const running = list('in_progress');
   const completed = list('completed');
   const failed = list('failed');
