@@ -5,23 +5,13 @@
 use crate::aws_support::*;
 use crate::util;
 use crate::web_support::*;
-use pipeline_core::adapters::aws::{DynamoJobStore, S3Store};
+use pipeline_core::adapters::aws::S3Store;
 use pipeline_core::domain::{JobId, JobRecord, JobStatus};
 use pipeline_core::ports::{JobStore, ObjectStore};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-fn store(cloud: &Cloud) -> DynamoJobStore {
-    let r = &cloud.res;
-    DynamoJobStore::new(
-        &cloud.conf,
-        &r.jobs_table,
-        &r.segment_completions_table,
-        &r.reassembly_triggered_table,
-    )
-}
 
 /// A job record written straight into the Jobs table (through the real adapter).
 async fn put_job(
@@ -40,7 +30,7 @@ async fn put_job(
     if status == JobStatus::Failed {
         j.error = Some("not a video".into());
     }
-    assert!(store(cloud).create_job(&j).await.expect("create job"));
+    assert!(job_store(cloud).create_job(&j).await.expect("create job"));
     id
 }
 

@@ -5,7 +5,7 @@
 use crate::aws_support::*;
 use crate::util;
 use crate::web_support::*;
-use pipeline_core::adapters::aws::{DynamoJobStore, S3Store};
+use pipeline_core::adapters::aws::S3Store;
 use pipeline_core::domain::{keys, JobId, JobRecord, JobStatus};
 use pipeline_core::ports::{JobStore, ObjectStore};
 use serde_json::{json, Value};
@@ -14,16 +14,6 @@ use std::time::{Duration, Instant};
 const ALICE: &str = "alice-token-0123456789";
 const BOB: &str = "bob-token-0123456789";
 const USERS: &str = "alice=alice-token-0123456789,bob=bob-token-0123456789";
-
-fn store(cloud: &Cloud) -> DynamoJobStore {
-    let r = &cloud.res;
-    DynamoJobStore::new(
-        &cloud.conf,
-        &r.jobs_table,
-        &r.segment_completions_table,
-        &r.reassembly_triggered_table,
-    )
-}
 
 fn input(cloud: &Cloud) -> S3Store {
     S3Store::new(&cloud.conf, &cloud.res.input_bucket)
@@ -50,7 +40,7 @@ async fn put_job(
     if status.is_terminal() {
         j.completed_at = Some(created + 10);
     }
-    assert!(store(cloud).create_job(&j).await.expect("create job"));
+    assert!(job_store(cloud).create_job(&j).await.expect("create job"));
     id
 }
 
@@ -315,7 +305,7 @@ async fn web_api_users_see_and_control_only_their_own_jobs() {
     assert_eq!((s, code(&v)), (400, "bad_request"), "{v}");
 
     // Delete: the record, its completions and every object of the job.
-    let jobs = store(&cloud);
+    let jobs = job_store(&cloud);
     jobs.record_segment(&a1, 0, 24).await.expect("a completion");
     let r = request("DELETE", &ui.url(&format!("/api/jobs/{a1}")), Some(ALICE));
     assert_eq!(r.status, 204, "{}", r.text());

@@ -311,3 +311,14 @@ pub fn pad_mp4(bytes: &mut Vec<u8>, pad: u32) {
     bytes.extend_from_slice(b"free");
     bytes.resize(bytes.len() + pad as usize - 8, 0);
 }
+
+/// The Jobs table through the real adapter.
+pub fn job_store(cloud: &Cloud) -> pipeline_core::adapters::aws::DynamoJobStore {
+    let r = &cloud.res;
+    pipeline_core::adapters::aws::DynamoJobStore::new(
+        &cloud.conf,
+        &r.jobs_table,
+        &r.segment_completions_table,
+        &r.reassembly_triggered_table,
+    )
+}
